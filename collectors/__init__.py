@@ -1,0 +1,1 @@
+"""Collectors: the only code that talks to Microsoft Graph. Raw pages in, slim records out."""

@@ -1,0 +1,232 @@
+"""The steps the timers and the CLI run: check the Apple app, collect + evaluate, notify.
+
+Each step records a row in the runs table, succeeded or failed, and a failure is raised as
+StepFailedError so the caller exits non-zero instead of pretending all is well.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from collectors.apple_app import check_apple_app
+from collectors.directory import fetch_users
+from collectors.graph import GraphClient, build_graph_client
+from collectors.signins import apple_app_filter, legacy_filter, signin_pages
+from core.clock import utcnow
+from core.records import DirectoryUser, Evidence, UserState
+from core.settings import Settings
+from notify.notifier import notify_due
+from notify.senders import Sender, build_sender
+from rules.evidence import fold_apple, fold_legacy
+from rules.status import RULE_VERSION, evaluate
+from store.checkpoints import Checkpoint, CheckpointRepository, fence_key
+from store.notifications import NotificationLedger
+from store.runs import RunRecord, RunRepository
+from store.tables import ensure_tables, table_service
+from store.tenant import TenantRepository
+from store.users import UserRepository
+
+LEGACY_STREAM = "signins-legacy"
+APPLE_STREAM = "signins-apple"
+
+
+class StepFailedError(RuntimeError):
+    def __init__(self, run: RunRecord) -> None:
+        self.run = run
+        super().__init__(f"step {run.step!r} failed: {run.message}")
+
+
+@dataclass
+class Services:
+    """The I/O shell built from settings: Graph, the state tables, the sender."""
+
+    settings: Settings
+    graph: GraphClient
+    users: UserRepository
+    checkpoints: CheckpointRepository
+    runs: RunRepository
+    tenant: TenantRepository
+    ledger: NotificationLedger
+    sender: Sender | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Services:
+        service = table_service(settings)
+        ensure_tables(service)
+        tid = settings.tenant_id
+        return cls(
+            settings=settings,
+            graph=build_graph_client(settings),
+            users=UserRepository(service.get_table_client("users"), tid),
+            checkpoints=CheckpointRepository(service.get_table_client("checkpoints"), tid),
+            runs=RunRepository(service.get_table_client("runs"), tid),
+            tenant=TenantRepository(service.get_table_client("tenant"), tid),
+            ledger=NotificationLedger(service.get_table_client("notifications"), tid),
+            sender=build_sender(settings),
+        )
+
+    async def close(self) -> None:
+        await self.graph.close()
+
+
+async def _recorded(svc: Services, step: str, now: datetime, body: Callable[[RunRecord], Awaitable[None]]) -> RunRecord:
+    run = RunRecord(step=step, started_at=now)
+    try:
+        await body(run)
+    except Exception as exc:
+        run.outcome = "failed"
+        run.message = f"{type(exc).__name__}: {exc}"
+        run.ended_at = utcnow()
+        svc.runs.record(run)
+        raise StepFailedError(run) from exc
+    run.outcome = "succeeded"
+    run.ended_at = utcnow()
+    svc.runs.record(run)
+    return run
+
+
+async def check_apple_app_step(svc: Services, now: datetime | None = None) -> RunRecord:
+    async def body(run: RunRecord) -> None:
+        status = await check_apple_app(svc.graph)
+        run.writes = int(svc.tenant.save_apple_app(status, run.started_at))
+        run.details = {"present": int(status.present), "admin_consent": int(status.admin_consent)}
+        if not status.ready:
+            run.message = (
+                "Apple Internet Accounts is not in the tenant"
+                if not status.present
+                else "Apple Internet Accounts has no admin consent for EAS.AccessAsUser.All"
+            ) + ": user emails are held until an admin grants consent"
+
+    return await _recorded(svc, "apple-app", now or utcnow(), body)
+
+
+async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) -> RunRecord:
+    async def body(run: RunRecord) -> None:
+        settings = svc.settings
+        stamp = run.started_at
+        prior = svc.users.load_all()
+        delta: dict[str, Evidence] = {}
+        skipped: Counter[str] = Counter()
+        watched = frozenset(p.casefold() for p in settings.legacy_protocols)
+        checkpoints: list[tuple[Checkpoint, Checkpoint]] = []
+        for name in (LEGACY_STREAM, APPLE_STREAM):
+            before = svc.checkpoints.load(name)
+            start = (
+                before.watermark - timedelta(minutes=settings.overlap_minutes)
+                if before.watermark
+                else stamp - timedelta(days=settings.lookback_days)
+            )
+            odata = legacy_filter(start, stamp, settings.legacy_protocols) if name == LEGACY_STREAM else apple_app_filter(start, stamp)
+            fence_from = stamp - timedelta(minutes=settings.overlap_minutes)
+            after = Checkpoint(name, watermark=stamp)
+            async for page in signin_pages(svc.graph, settings.signins_api_version, odata):
+                run.pages += 1
+                skipped.update(page.skipped)
+                fresh = []
+                for event in page.events:
+                    key = fence_key(event.id)
+                    if key in before.fence or key in after.fence:
+                        skipped["duplicate"] += 1
+                    else:
+                        fresh.append(event)
+                    if event.created_at >= fence_from:
+                        after.fence.add(key)
+                run.events += len(fresh)
+                if name == LEGACY_STREAM:
+                    skipped["not_watched_protocol"] += fold_legacy(delta, fresh, watched)
+                else:
+                    skipped["not_apple_modern"] += fold_apple(delta, fresh)
+            checkpoints.append((before, after))
+        directory = await _directory_for(svc, prior, delta, skipped)
+        states = evaluate_all(prior, delta, directory, settings, stamp)
+        run.users_changed = sum(1 for s in states if prior.get(s.user_id) != s)
+        run.writes = svc.users.save_changed(states, prior)
+        for before, after in checkpoints:
+            if (before.watermark, before.fence) != (after.watermark, after.fence):
+                svc.checkpoints.save(after)
+                run.writes += 1
+        run.skipped = sum(v for k, v in skipped.items() if k != "duplicate")
+        run.details = {k: v for k, v in skipped.items() if v}
+        run.details["modern_only_users"] = sum(1 for uid, ev in delta.items() if uid not in prior and ev.last_legacy_at is None)
+
+    return await _recorded(svc, "collect", now or utcnow(), body)
+
+
+async def _directory_for(
+    svc: Services, prior: dict[str, UserState], delta: dict[str, Evidence], skipped: Counter[str]
+) -> dict[str, DirectoryUser]:
+    """Directory entries for users with new legacy evidence; others keep what the state row holds."""
+    wanted = {uid for uid, ev in delta.items() if ev.last_legacy_at is not None or uid in prior}
+    users, user_skips = await fetch_users(svc.graph, wanted)
+    skipped.update(user_skips)
+    return users
+
+
+def evaluate_all(
+    prior: dict[str, UserState],
+    delta: dict[str, Evidence],
+    directory: dict[str, DirectoryUser],
+    settings: Settings,
+    now: datetime,
+) -> list[UserState]:
+    """Merge new evidence into each tracked user and decide their status. Pure: no I/O."""
+    states: list[UserState] = []
+    for user_id in sorted(prior.keys() | delta.keys()):
+        before = prior.get(user_id)
+        new = delta.get(user_id)
+        evidence = before.evidence.merged(new) if before and new else (before.evidence if before else new)
+        if evidence is None or (before is None and evidence.last_legacy_at is None):
+            continue  # only users with legacy evidence are tracked
+        user = directory.get(user_id) or (before.directory if before else None)
+        verdict = evaluate(evidence, user, settings, now)
+        keep_since = before is not None and before.verdict.status == verdict.status
+        states.append(
+            UserState(
+                user_id=user_id,
+                evidence=evidence,
+                verdict=verdict,
+                rule_version=RULE_VERSION,
+                status_since=before.status_since if before and keep_since else now,
+                directory=user,
+                notified_count=before.notified_count if before else 0,
+                last_notified_at=before.last_notified_at if before else None,
+            )
+        )
+    return states
+
+
+async def notify_step(svc: Services, now: datetime | None = None) -> RunRecord:
+    async def body(run: RunRecord) -> None:
+        if svc.sender is None:
+            run.message = "LAM_NOTIFY_MODE is 'off': nothing sent"
+            return
+        before = svc.users.load_all()
+        result = notify_due(
+            before.values(), svc.tenant.load_apple_app(), svc.settings, svc.ledger, svc.sender, run.started_at
+        )
+        run.emails = result.delivered
+        run.writes = svc.users.save_changed(result.updated, before)
+        run.details = {"failed": result.failed, "unconfirmed": result.unconfirmed, **result.held}
+        if result.held.get("held_tenant_not_ready"):
+            run.message = "emails held: the Apple app is missing or has no admin consent"
+        if result.errors:
+            raise SendFailuresError(f"{result.failed} of {result.failed + result.delivered} sends failed: {result.errors[0]}")
+
+    return await _recorded(svc, "notify", now or utcnow(), body)
+
+
+class SendFailuresError(RuntimeError):
+    pass
+
+
+async def run_once(svc: Services, now: datetime | None = None) -> list[RunRecord]:
+    """One full cycle, in the order that lets each step use the previous one's findings."""
+    stamp = now or utcnow()
+    return [
+        await check_apple_app_step(svc, stamp),
+        await collect_and_evaluate_step(svc, stamp),
+        await notify_step(svc, stamp),
+    ]

@@ -1,0 +1,257 @@
+"""One settings object, read once from the environment and validated with errors that name the setting."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, TypeVar, cast
+from urllib.parse import urlsplit
+
+from core.constants import EXCHANGE_ACTIVESYNC, LEGACY_CLIENT_APPS
+
+GraphAuth = Literal["managed-identity", "default", "none"]
+NotifyMode = Literal["off", "dry-run", "live"]
+
+GRAPH_AUTH_MODES: tuple[GraphAuth, ...] = ("managed-identity", "default", "none")
+NOTIFY_MODES: tuple[NotifyMode, ...] = ("off", "dry-run", "live")
+SIGNINS_API_VERSIONS = ("beta", "v1.0")
+
+SCHEDULE_SETTINGS: dict[str, str] = {
+    "LAM_COLLECT_SCHEDULE": "0 */30 * * * *",
+    "LAM_APPLE_CHECK_SCHEDULE": "0 15 */6 * * *",
+    "LAM_NOTIFY_SCHEDULE": "0 0 8-17 * * 1-5",
+}
+"""NCRONTAB schedules the Functions host reads as %NAME% (UTC); ours to document, not to parse."""
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """Raised when one or more settings are missing or wrong; the message names each of them."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid settings:\n  " + "\n  ".join(problems))
+
+
+@dataclass(frozen=True)
+class Settings:
+    tenant_id: str
+    graph_base_url: str = "https://graph.microsoft.com"
+    signins_api_version: str = "beta"
+    graph_auth: GraphAuth = "managed-identity"
+    managed_identity_client_id: str | None = None
+    tables_connection_string: str | None = field(default=None, repr=False)
+    tables_endpoint: str | None = None
+    acs_endpoint: str | None = None
+    acs_key: str | None = field(default=None, repr=False)
+    sender_address: str | None = None
+    notify_mode: NotifyMode = "dry-run"
+    outbox_dir: Path = Path("outbox")
+    lookback_days: int = 30
+    overlap_minutes: int = 15
+    stale_days: int = 60
+    remediation_quiet_hours: int = 24
+    excluded_upns: frozenset[str] = frozenset()
+    legacy_protocols: tuple[str, ...] = (EXCHANGE_ACTIVESYNC,)
+    contact_line: str = "Questions? Reply to this message or contact your IT helpdesk."
+
+    @property
+    def graph_is_loopback(self) -> bool:
+        return is_loopback_url(self.graph_base_url)
+
+
+def is_loopback_url(url: str) -> bool:
+    return (urlsplit(url).hostname or "") in _LOOPBACK_HOSTS
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read every LAM_* setting from ``env`` (default: the process environment) and validate them all."""
+    source = os.environ if env is None else env
+    reader = _Reader(source)
+    tenant_id = reader.required("LAM_TENANT_ID", _guid)
+    graph_base_url = reader.optional("LAM_GRAPH_BASE_URL", _service_url, "https://graph.microsoft.com")
+    graph_auth = reader.optional("LAM_GRAPH_AUTH", _choice(GRAPH_AUTH_MODES), "managed-identity")
+    if graph_auth == "none" and graph_base_url and not is_loopback_url(graph_base_url):
+        reader.problems.append(
+            "LAM_GRAPH_AUTH: 'none' sends no token and is only allowed with a loopback "
+            f"LAM_GRAPH_BASE_URL (got {graph_base_url!r})"
+        )
+    connection_string = reader.secret("LAM_TABLES_CONNECTION_STRING")
+    tables_endpoint = reader.optional("LAM_TABLES_ENDPOINT", _service_url, None)
+    if connection_string and tables_endpoint:
+        reader.problems.append(
+            "LAM_TABLES_CONNECTION_STRING / LAM_TABLES_ENDPOINT: set only one of them "
+            "(the endpoint uses the managed identity)"
+        )
+    elif not connection_string and not tables_endpoint and "LAM_TABLES_ENDPOINT" not in reader.bad:
+        reader.problems.append(
+            "LAM_TABLES_CONNECTION_STRING / LAM_TABLES_ENDPOINT: one of them is required "
+            "(a connection string for Azurite, or the table endpoint for the managed identity)"
+        )
+    notify_mode = reader.optional("LAM_NOTIFY_MODE", _choice(NOTIFY_MODES), "dry-run")
+    acs_endpoint = reader.optional("LAM_ACS_ENDPOINT", _service_url, None)
+    acs_key = reader.secret("LAM_ACS_KEY")
+    if acs_key is not None and not _is_base64(acs_key):
+        reader.problems.append("LAM_ACS_KEY: must be the base64 access key of the Communication Services resource")
+    sender = reader.optional("LAM_SENDER_ADDRESS", _email, None)
+    if notify_mode == "live" and not acs_endpoint and "LAM_ACS_ENDPOINT" not in reader.bad:
+        reader.problems.append("LAM_ACS_ENDPOINT: required when LAM_NOTIFY_MODE is 'live'")
+    if notify_mode in ("live", "dry-run") and not sender and "LAM_SENDER_ADDRESS" not in reader.bad:
+        reader.problems.append(f"LAM_SENDER_ADDRESS: required when LAM_NOTIFY_MODE is {notify_mode!r}")
+    settings = Settings(
+        tenant_id=tenant_id or "",
+        graph_base_url=graph_base_url or "",
+        signins_api_version=reader.optional("LAM_SIGNINS_API_VERSION", _choice(SIGNINS_API_VERSIONS), "beta")
+        or "beta",
+        graph_auth=cast(GraphAuth, graph_auth),
+        managed_identity_client_id=reader.optional("LAM_MANAGED_IDENTITY_CLIENT_ID", _guid, None),
+        tables_connection_string=connection_string,
+        tables_endpoint=tables_endpoint,
+        acs_endpoint=acs_endpoint,
+        acs_key=acs_key,
+        sender_address=sender,
+        notify_mode=cast(NotifyMode, notify_mode),
+        outbox_dir=Path(reader.optional("LAM_OUTBOX_DIR", _nonempty, "outbox") or "outbox"),
+        lookback_days=reader.optional("LAM_LOOKBACK_DAYS", _int_between(1, 30), 30) or 30,
+        overlap_minutes=_zero_ok(reader.optional("LAM_OVERLAP_MINUTES", _int_between(0, 1440), 15)),
+        stale_days=reader.optional("LAM_STALE_DAYS", _int_between(1, 3650), 60) or 60,
+        remediation_quiet_hours=reader.optional("LAM_REMEDIATION_QUIET_HOURS", _int_between(1, 720), 24) or 24,
+        excluded_upns=frozenset(reader.optional("LAM_EXCLUDED_UPNS", _upn_list, frozenset()) or ()),
+        legacy_protocols=reader.optional("LAM_LEGACY_PROTOCOLS", _protocols, (EXCHANGE_ACTIVESYNC,))
+        or (EXCHANGE_ACTIVESYNC,),
+        contact_line=reader.optional("LAM_CONTACT_LINE", _nonempty, Settings.contact_line) or Settings.contact_line,
+    )
+    if reader.problems:
+        raise SettingsError(reader.problems)
+    return settings
+
+
+class _Reader:
+    """Collects every problem instead of stopping at the first, so one run shows them all."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+        self.bad: set[str] = set()
+
+    def _raw(self, name: str) -> str | None:
+        value = self.env.get(name)
+        if value is None or not value.strip():
+            return None
+        return value.strip()
+
+    def required(self, name: str, parse: Callable[[str], T]) -> T | None:
+        raw = self._raw(name)
+        if raw is None:
+            self.problems.append(f"{name}: required but not set")
+            self.bad.add(name)
+            return None
+        return self._parse(name, raw, parse)
+
+    def optional(self, name: str, parse: Callable[[str], T], default: T) -> T:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        parsed = self._parse(name, raw, parse)
+        return default if parsed is None else parsed
+
+    def secret(self, name: str) -> str | None:
+        return self._raw(name)
+
+    def _parse(self, name: str, raw: str, parse: Callable[[str], T]) -> T | None:
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            self.problems.append(f"{name}: {exc} (got {raw!r})")
+            self.bad.add(name)
+            return None
+
+
+def _zero_ok(value: int | None) -> int:
+    return 0 if value is None else value
+
+
+def _guid(raw: str) -> str:
+    if not _GUID.match(raw):
+        raise ValueError("must be a GUID like 00000000-0000-0000-0000-000000000000")
+    return raw.lower()
+
+
+def _service_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError("must be an absolute https:// URL")
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+        raise ValueError("plain http is only allowed for loopback addresses; use https://")
+    if parts.query or parts.fragment:
+        raise ValueError("must not carry a query string or fragment")
+    return raw.rstrip("/")
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw not in options:
+            raise ValueError("must be one of " + ", ".join(repr(o) for o in options))
+        return raw
+
+    return parse
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"must be a whole number from {low} to {high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _email(raw: str) -> str:
+    if not _EMAIL.match(raw):
+        raise ValueError("must be an email address like DoNotReply@contoso.com")
+    return raw
+
+
+def _nonempty(raw: str) -> str:
+    return raw
+
+
+def _upn_list(raw: str) -> frozenset[str]:
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    wrong = [item for item in items if "@" not in item]
+    if wrong:
+        raise ValueError(f"each entry must be a user principal name (name@domain); not: {', '.join(wrong)}")
+    return frozenset(item.casefold() for item in items)
+
+
+def _protocols(raw: str) -> tuple[str, ...]:
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    unknown = [item for item in items if item.casefold() not in LEGACY_CLIENT_APPS]
+    if unknown or not items:
+        raise ValueError(
+            "each entry must be a legacy clientAppUsed value such as 'Exchange ActiveSync' or 'IMAP4'"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+        )
+    return tuple(items)
+
+
+def _is_base64(value: str) -> bool:
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True

@@ -1,0 +1,83 @@
+"""Where a composed email goes: the outbox folder (dry-run) or Azure Communication Services (live)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from core.settings import Settings
+from notify.compose import OutgoingEmail
+from notify.eml import build_eml, write_eml
+
+
+class SendError(RuntimeError):
+    """ACS refused or failed the send; the message says why."""
+
+
+class Sender(Protocol):
+    ledger_state: str
+
+    def send(self, email: OutgoingEmail, operation_id: str) -> None: ...
+
+
+class OutboxSender:
+    """Dry-run: render to .eml files in the outbox folder, send nothing."""
+
+    ledger_state = "dry-run"
+
+    def __init__(self, outbox: Path, sender_address: str) -> None:
+        self._outbox = outbox
+        self._sender = sender_address
+
+    def send(self, email: OutgoingEmail, operation_id: str) -> None:
+        message = build_eml(
+            self._sender, email.to_address, email.to_name, email.subject, email.text, email.html, operation_id
+        )
+        write_eml(self._outbox, operation_id, message)
+
+
+class AcsSender:
+    """Live: the real azure-communication-email SDK, our operation id, no per-send status polling."""
+
+    ledger_state = "sent"
+
+    def __init__(self, client: Any, sender_address: str) -> None:
+        self._client = client
+        self._sender = sender_address
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AcsSender:
+        from azure.communication.email import EmailClient
+
+        endpoint = settings.acs_endpoint or ""
+        credential: Any
+        if settings.acs_key:
+            from azure.core.credentials import AzureKeyCredential
+
+            credential = AzureKeyCredential(settings.acs_key)
+        else:
+            from azure.identity import ManagedIdentityCredential
+
+            credential = ManagedIdentityCredential(client_id=settings.managed_identity_client_id)
+        return cls(EmailClient(endpoint, credential), settings.sender_address or "")
+
+    def send(self, email: OutgoingEmail, operation_id: str) -> None:
+        from azure.core.exceptions import HttpResponseError
+
+        message = {
+            "senderAddress": self._sender,
+            "recipients": {"to": [{"address": email.to_address, "displayName": email.to_name}]},
+            "content": {"subject": email.subject, "plainText": email.text, "html": email.html},
+        }
+        try:
+            self._client.begin_send(message, operation_id=operation_id, polling=False)
+        except HttpResponseError as exc:
+            raise SendError(f"ACS refused the message for {email.to_address}: {exc.message}") from exc
+
+
+def build_sender(settings: Settings) -> Sender | None:
+    if settings.notify_mode == "live":
+        return AcsSender.from_settings(settings)
+    if settings.notify_mode == "dry-run":
+        return OutboxSender(settings.outbox_dir, settings.sender_address or "")
+    return None

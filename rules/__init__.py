@@ -1,0 +1,1 @@
+"""Pure rules: records in, verdicts out, each verdict carrying its reasons. No I/O here."""

@@ -1,0 +1,190 @@
+"""The simulator's HTTP app (Starlette): Graph v1.0/beta, ACS Email, and a small inspection API."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlencode
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from notify.eml import build_eml, write_eml
+from sim import acs_auth
+from sim.odata import FilterError, parse_filter
+from sim.scenario import Scenario
+
+SIGNIN_FIELDS = {
+    "createdDateTime": "datetime",
+    "clientAppUsed": "str",
+    "appId": "str",
+    "userId": "str",
+    "userPrincipalName": "str",
+    "status/errorCode": "int",
+}
+GRANT_FIELDS = {"clientId": "str", "consentType": "str", "resourceId": "str"}
+BETA_ONLY_SIGNIN_FIELDS = ("userAgent", "signInEventTypes")
+MAX_PAGE = {"signIns": 1000, "users": 999, "oauth2PermissionGrants": 1000}
+
+
+@dataclass
+class SimState:
+    """What the simulator saw: tests and the demo read it to check behaviour from the outside."""
+
+    scenario: Scenario
+    outbox: Path
+    requests: dict[str, int] = field(default_factory=dict)
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    operations: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, kind: str) -> None:
+        with self.lock:
+            self.requests[kind] = self.requests.get(kind, 0) + 1
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def graph_error(status: int, code: str, message: str) -> Response:
+    return _json({"error": {"code": code, "message": message, "innerError": {"request-id": "sim"}}}, status)
+
+
+class CollapseSlashes:
+    """Graph tolerates '//' in paths (an SDK base URL with a trailing slash); so do we."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope["path"]:
+            path = scope["path"]
+            while "//" in path:
+                path = path.replace("//", "/")
+            scope = dict(scope, path=path, raw_path=path.encode())
+        await self.app(scope, receive, send)
+
+
+def build_app(state: SimState) -> ASGIApp:
+    async def graph(request: Request) -> Response:
+        version = request.path_params["version"]
+        if version not in ("v1.0", "beta"):
+            return graph_error(400, "BadRequest", f"Unknown API version {version!r}")
+        rest = unquote(request.path_params["rest"])
+        if rest == "auditLogs/signIns":
+            state.count("signIns")
+            return _collection(request, "signIns", _signins(state.scenario, version), SIGNIN_FIELDS)
+        if rest == "users":
+            state.count("users")
+            return _collection(request, "users", state.scenario.users, {"id": "str"})
+        if rest == "oauth2PermissionGrants":
+            state.count("oauth2PermissionGrants")
+            return _collection(request, "oauth2PermissionGrants", state.scenario.grants, GRANT_FIELDS)
+        if rest.startswith("servicePrincipals(appId='") and rest.endswith("')"):
+            state.count("servicePrincipals")
+            app_id = rest[len("servicePrincipals(appId='") : -2]
+            for principal in state.scenario.service_principals:
+                if principal.get("appId", "").lower() == app_id.lower():
+                    return _json({"@odata.context": "sim", **principal})
+            return graph_error(404, "Request_ResourceNotFound", f"Resource '{app_id}' does not exist.")
+        return graph_error(404, "BadRequest", f"Resource not found for the segment '{rest}'.")
+
+    async def send_email(request: Request) -> Response:
+        state.count("emails:send")
+        body = await request.body()
+        path_and_query = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        problem = acs_auth.verify(state.scenario.acs_key, "POST", path_and_query, request.headers, body)
+        if problem:
+            return _json({"error": {"code": "Denied", "message": problem}}, 401)
+        try:
+            message = orjson.loads(body)
+            to = message["recipients"]["to"]
+            content = message["content"]
+            sender = message["senderAddress"]
+            if not to or not content.get("subject"):
+                raise KeyError("recipients.to or content.subject")
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            return _json({"error": {"code": "BadRequest", "message": f"invalid message: {exc}"}}, 400)
+        operation_id = request.headers.get("operation-id") or base64.b32encode(body[:10]).decode()
+        eml = build_eml(
+            sender,
+            to[0]["address"],
+            to[0].get("displayName", ""),
+            content["subject"],
+            content.get("plainText", ""),
+            content.get("html", ""),
+            operation_id,
+        )
+        with state.lock:
+            index = len(state.sent)
+            state.sent.append({"operation_id": operation_id, "to": to[0]["address"], "subject": content["subject"]})
+            state.operations[operation_id] = "Succeeded"
+        write_eml(state.outbox, f"{index:05d}-{operation_id}", eml)
+        location = f"{request.base_url}emails/operations/{operation_id}?api-version={request.query_params.get('api-version', '')}"
+        return _json({"id": operation_id, "status": "Running"}, 202, {"Operation-Location": location, "Retry-After": "1"})
+
+    async def email_status(request: Request) -> Response:
+        state.count("emails:status")
+        operation_id = request.path_params["operation_id"]
+        status = state.operations.get(operation_id)
+        if status is None:
+            return _json({"error": {"code": "NotFound", "message": "unknown operation"}}, 404)
+        return _json({"id": operation_id, "status": status})
+
+    async def inspect(request: Request) -> Response:
+        with state.lock:
+            return _json({"requests": state.requests, "sent": state.sent, "outbox": str(state.outbox)})
+
+    app = Starlette(
+        routes=[
+            Route("/emails:send", send_email, methods=["POST"]),
+            Route("/emails/operations/{operation_id}", email_status, methods=["GET"]),
+            Route("/_sim/state", inspect, methods=["GET"]),
+            Route("/{version}/{rest:path}", graph, methods=["GET"]),
+        ]
+    )
+    return CollapseSlashes(app)
+
+
+def _signins(scenario: Scenario, version: str) -> list[dict[str, Any]]:
+    if version == "beta":
+        return scenario.sign_ins
+    return [{k: v for k, v in item.items() if k not in BETA_ONLY_SIGNIN_FIELDS} for item in scenario.sign_ins]
+
+
+def _collection(request: Request, kind: str, items: list[dict[str, Any]], fields: dict[str, str]) -> Response:
+    """Filter, page by $skiptoken (an offset), and link the next page the way Graph does."""
+    params = request.query_params
+    unknown = set(params) - {"$filter", "$top", "$skiptoken", "$select"}
+    if unknown:
+        return graph_error(400, "BadRequest", f"Query option(s) not supported: {', '.join(sorted(unknown))}")
+    matching = items
+    if params.get("$filter"):
+        try:
+            predicate = parse_filter(params["$filter"], fields)
+        except FilterError as exc:
+            return graph_error(400, "BadRequest", str(exc))
+        matching = [item for item in items if predicate(item)]
+    try:
+        top = min(int(params.get("$top", MAX_PAGE[kind])), MAX_PAGE[kind])
+        offset = int(params.get("$skiptoken", "0"))
+    except ValueError:
+        return graph_error(400, "BadRequest", "$top and $skiptoken must be numbers")
+    page = matching[offset : offset + top]
+    if params.get("$select"):
+        wanted = {name.strip() for name in params["$select"].split(",")}
+        page = [{k: v for k, v in item.items() if k in wanted} for item in page]
+    body: dict[str, Any] = {"@odata.context": f"{request.base_url}$metadata#{kind}", "value": page}
+    if offset + top < len(matching):
+        query = {k: v for k, v in params.items() if k != "$skiptoken"}
+        query["$skiptoken"] = str(offset + top)
+        body["@odata.nextLink"] = f"{str(request.url).split('?', 1)[0]}?{urlencode(query)}"
+    return _json(body)

@@ -1,0 +1,147 @@
+"""The built-in demo tenant: a few hundred users, each group with a known right answer.
+
+Deterministic (fixed seed) and anchored on ``now`` so every run sees recent, in-window activity.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.constants import APPLE_APP_ID, EXCHANGE_ACTIVESYNC, EXCHANGE_ONLINE_APP_ID
+from sim.graph_shapes import admin_grant, service_principal, sign_in, user
+from sim.scenario import Scenario
+
+DEMO_TENANT_ID = "5b1d7a0e-3c39-4f0e-9a8e-4d2c6f1b7a90"
+DOMAIN = "contoso.example"
+APPLE_SP_ID = "0b8c4f2e-6a1d-4e3b-9c7a-2f5d8e1a3b6c"
+EXCHANGE_SP_ID = "9e2f7a1c-4b8d-4c6e-a3f5-1d7b9c2e8a40"
+
+FIRST = ["Ava", "Ben", "Chloé", "Dario", "Emma", "Finn", "Grace", "Hugo", "Ines", "Jonas", "Kai", "Lena",
+         "Mia", "Noah", "Olga", "Paul", "Quinn", "Rosa", "Sven", "Tara", "Uma", "Vik", "Wen", "Yara", "Zoë"]
+LAST = ["Adams", "Becker", "Costa", "Dubois", "Evans", "Fischer", "García", "Hansen", "Ito", "Jensen",
+        "Kowalski", "López", "Müller", "Nguyen", "O'Brien", "Peters", "Rossi", "Schmidt", "Tanaka", "Weber"]
+
+# EAS user agents of Apple Mail: the number after the slash encodes the iOS build (2004.47 = 20D47).
+IPHONE_AGENTS = ["Apple-iPhone9C3/1604.57", "Apple-iPhone10C1/1705.65", "Apple-iPhone11C8/1807.61",
+                 "Apple-iPhone12C1/1907.71", "Apple-iPhone14C2/2004.47", "Apple-iPhone15C2/2106.5"]
+IPAD_AGENTS = ["Apple-iPad7C3/1702.112", "Apple-iPad8C1/1807.61", "Apple-iPad13C2/2006.5"]
+APPLE_MODERN_AGENT = "iOS/17.5 (21F79) accountsd/1.0"
+
+GROUPS: list[tuple[str, int, str]] = [
+    # (group, how many, the status a correct monitor reaches)
+    ("legacy_iphone", 34, "legacy_active"),
+    ("legacy_ipad", 8, "legacy_active"),
+    ("legacy_proxy_only_mail", 1, "legacy_active"),
+    ("remediated", 15, "remediated"),
+    ("pending", 5, "pending_verification"),
+    ("disabled", 2, "excluded"),
+    ("guest", 1, "excluded"),
+    ("no_mailbox", 1, "excluded"),
+    ("modern_only", 30, "untracked"),
+    ("bystander", 203, "untracked"),
+]
+
+
+def build_demo_tenant(now: datetime, seed: int = 20261122) -> Scenario:
+    rng = random.Random(seed)
+    scenario = Scenario(tenant_id=DEMO_TENANT_ID)
+    scenario.service_principals = [
+        service_principal(APPLE_SP_ID, APPLE_APP_ID, "Apple Internet Accounts"),
+        service_principal(EXCHANGE_SP_ID, EXCHANGE_ONLINE_APP_ID, "Office 365 Exchange Online"),
+    ]
+    scenario.grants = [admin_grant(APPLE_SP_ID, EXCHANGE_SP_ID, "EAS.AccessAsUser.All EWS.AccessAsUser.All")]
+    index = 0
+    for group, count, expected in GROUPS:
+        for _ in range(count):
+            index += 1
+            person = _person(rng, index, group)
+            scenario.users.append(person)
+            scenario.sign_ins.extend(_activity(rng, person, group, now))
+            if expected != "untracked":
+                scenario.expected[person["id"]] = expected
+    scenario.sort()
+    return scenario
+
+
+def build_empty_tenant(now: datetime) -> Scenario:
+    """A tenant with the Apple app consented and no activity at all."""
+    scenario = build_demo_tenant(now)
+    scenario.users, scenario.sign_ins, scenario.expected = [], [], {}
+    return scenario
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _person(rng: random.Random, index: int, group: str) -> dict[str, Any]:
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    alias = f"{first}.{last}{index}".lower().replace("'", "")
+    alias = alias.encode("ascii", "ignore").decode() or f"user{index}"
+    upn = f"{alias}@{DOMAIN}"
+    german = rng.random() < 0.3
+    kwargs: dict[str, Any] = {
+        "preferred_language": "de-DE" if german else "en-US",
+        "usage_location": "DE" if german else "US",
+    }
+    if group == "disabled":
+        kwargs["enabled"] = False
+    elif group == "guest":
+        upn = f"{alias}_partner.example#EXT#@{DOMAIN}"
+        kwargs.update(user_type="Guest", mail=f"{alias}@partner.example")
+    elif group == "no_mailbox":
+        kwargs.update(mail=None, proxy_addresses=[])
+    elif group == "legacy_proxy_only_mail":
+        kwargs.update(mail=None, proxy_addresses=[f"smtp:{alias}@old.{DOMAIN}", f"SMTP:{alias}@{DOMAIN}"])
+    return user(_uuid(rng), upn, f"{first} {last}", **kwargs)
+
+
+def _activity(rng: random.Random, person: dict[str, Any], group: str, now: datetime) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    ip = f"198.51.100.{rng.randint(2, 254)}"
+
+    def legacy(until: datetime, days: int, agents: list[str]) -> None:
+        agent = rng.choice(agents)
+        fails = rng.random() < 0.4  # since 2023 most legacy EAS attempts are refused and retried
+        moment = until
+        for _ in range(days * rng.randint(1, 3)):
+            events.append(sign_in(_uuid(rng), moment, person, client_app=EXCHANGE_ACTIVESYNC,
+                                  error_code=53003 if fails else 0, ip=ip, user_agent=agent,
+                                  operating_system="Ios" if "iPhone" in agent else "iPadOS"))
+            moment -= timedelta(hours=rng.randint(6, 20), minutes=rng.randint(0, 59))
+
+    def apple(since: datetime, count: int) -> None:
+        moment = since
+        for i in range(count):
+            events.append(sign_in(_uuid(rng), moment, person, app_id=APPLE_APP_ID, app_name="Apple Internet Accounts",
+                                  client_app="Browser" if i == 0 else "Mobile Apps and Desktop clients",
+                                  ip=ip, user_agent=APPLE_MODERN_AGENT, browser="Mobile Safari" if i == 0 else ""))
+            moment += timedelta(hours=rng.randint(8, 30))
+            if moment >= now:
+                break
+
+    recent = now - timedelta(minutes=rng.randint(20, 600))
+    if group in ("legacy_iphone", "legacy_proxy_only_mail", "disabled", "guest", "no_mailbox"):
+        legacy(recent, rng.randint(5, 25), IPHONE_AGENTS)
+    elif group == "legacy_ipad":
+        legacy(recent, rng.randint(5, 25), IPAD_AGENTS)
+    elif group == "remediated":
+        fixed = now - timedelta(days=rng.randint(2, 20), hours=rng.randint(0, 12))
+        legacy(fixed, rng.randint(3, 8), IPHONE_AGENTS)
+        apple(fixed + timedelta(minutes=rng.randint(5, 60)), rng.randint(2, 6))
+    elif group == "pending":
+        fixed = now - timedelta(hours=rng.randint(3, 18))
+        legacy(fixed, rng.randint(3, 8), IPHONE_AGENTS)
+        apple(fixed + timedelta(minutes=rng.randint(5, 60)), 1)
+    elif group == "modern_only":
+        apple(now - timedelta(days=rng.randint(1, 25)), rng.randint(1, 5))
+    else:
+        for _ in range(rng.randint(0, 6)):
+            events.append(sign_in(_uuid(rng), now - timedelta(hours=rng.randint(1, 700)), person,
+                                  client_app=rng.choice(["Browser", "Mobile Apps and Desktop clients"]),
+                                  app_id="00000003-0000-0ff1-ce00-000000000000", app_name="Office 365 SharePoint Online",
+                                  ip=ip, operating_system="Windows 10", browser="Edge 140.0.0"))
+    return events

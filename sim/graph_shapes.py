@@ -1,0 +1,121 @@
+"""Builders for Graph-shaped payloads, so scenarios read as facts and the JSON matches Graph's resources."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from core.clock import graph_time
+from core.constants import APPLE_APP_ID, EXCHANGE_ONLINE_APP_ID
+
+EXO_DISPLAY_NAME = "Office 365 Exchange Online"
+
+
+def user(
+    user_id: str,
+    upn: str,
+    display_name: str,
+    *,
+    mail: str | None = "",
+    proxy_addresses: list[str] | None = None,
+    enabled: bool = True,
+    user_type: str = "Member",
+    preferred_language: str | None = "en-US",
+    usage_location: str | None = "US",
+) -> dict[str, Any]:
+    address = upn if mail == "" else mail
+    return {
+        "id": user_id,
+        "userPrincipalName": upn,
+        "displayName": display_name,
+        "mail": address,
+        "proxyAddresses": proxy_addresses if proxy_addresses is not None else ([f"SMTP:{address}"] if address else []),
+        "preferredLanguage": preferred_language,
+        "usageLocation": usage_location,
+        "accountEnabled": enabled,
+        "userType": user_type,
+    }
+
+
+def sign_in(
+    sign_in_id: str,
+    when: datetime,
+    who: dict[str, Any],
+    *,
+    client_app: str,
+    app_id: str = EXCHANGE_ONLINE_APP_ID,
+    app_name: str = EXO_DISPLAY_NAME,
+    error_code: int = 0,
+    failure_reason: str | None = None,
+    ip: str = "203.0.113.10",
+    user_agent: str = "",
+    operating_system: str = "Ios",
+    browser: str = "",
+    country: str = "US",
+) -> dict[str, Any]:
+    """A signIn resource as Graph's beta endpoint returns it (v1.0 drops userAgent and signInEventTypes)."""
+    return {
+        "id": sign_in_id,
+        "createdDateTime": graph_time(when),
+        "userDisplayName": who["displayName"],
+        "userPrincipalName": who["userPrincipalName"],
+        "userId": who["id"],
+        "appId": app_id,
+        "appDisplayName": app_name,
+        "ipAddress": ip,
+        "clientAppUsed": client_app,
+        "userAgent": user_agent,
+        "correlationId": str(uuid.uuid5(uuid.NAMESPACE_URL, sign_in_id)),
+        "conditionalAccessStatus": "notApplied",
+        "isInteractive": True,
+        "signInEventTypes": ["interactiveUser"],
+        "riskDetail": "none",
+        "riskLevelAggregated": "none",
+        "riskState": "none",
+        "resourceDisplayName": EXO_DISPLAY_NAME,
+        "resourceId": EXCHANGE_ONLINE_APP_ID,
+        "status": {
+            "errorCode": error_code,
+            "failureReason": failure_reason or ("Other." if error_code == 0 else "Sign-in failed."),
+            "additionalDetails": None,
+        },
+        "deviceDetail": {
+            "deviceId": "",
+            "displayName": "",
+            "operatingSystem": operating_system,
+            "browser": browser,
+            "isCompliant": False,
+            "isManaged": False,
+            "trustType": "",
+        },
+        "location": {
+            "city": "",
+            "state": "",
+            "countryOrRegion": country,
+            "geoCoordinates": {"altitude": None, "latitude": None, "longitude": None},
+        },
+        "appliedConditionalAccessPolicies": [],
+    }
+
+
+def service_principal(object_id: str, app_id: str, display_name: str) -> dict[str, Any]:
+    return {
+        "id": object_id,
+        "appId": app_id,
+        "displayName": display_name,
+        "servicePrincipalType": "Application",
+        "accountEnabled": True,
+        "appOwnerOrganizationId": "47df5bb7-e6bc-4256-afb0-dd8c8e3c1ce8" if app_id == APPLE_APP_ID else None,
+    }
+
+
+def admin_grant(client_id: str, resource_id: str, scope: str) -> dict[str, Any]:
+    return {
+        "id": f"grant-{client_id[:8]}-{resource_id[:8]}",
+        "clientId": client_id,
+        "consentType": "AllPrincipals",
+        "principalId": None,
+        "resourceId": resource_id,
+        "scope": scope,
+    }

@@ -1,0 +1,62 @@
+"""Scenario data for the simulator: Graph-shaped users, sign-ins, service principals and grants."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from core.clock import parse_graph_time
+
+DEFAULT_ACS_KEY = base64.b64encode(b"legacy-auth-monitor-simulator-key").decode()
+
+
+@dataclass
+class Scenario:
+    tenant_id: str
+    users: list[dict[str, Any]] = field(default_factory=list)
+    sign_ins: list[dict[str, Any]] = field(default_factory=list)
+    service_principals: list[dict[str, Any]] = field(default_factory=list)
+    grants: list[dict[str, Any]] = field(default_factory=list)
+    acs_key: str = DEFAULT_ACS_KEY
+    expected: dict[str, str] = field(default_factory=dict)
+    """Ground truth: user id → the status a correct monitor reaches (for the demo's self-check)."""
+
+    def __post_init__(self) -> None:
+        self.sort()
+
+    def sort(self) -> None:
+        """Graph returns sign-ins newest first; keep them that way once, not per request."""
+        self.sign_ins.sort(key=_created, reverse=True)
+
+
+def _created(item: dict[str, Any]) -> datetime:
+    return parse_graph_time(item.get("createdDateTime")) or datetime.min.replace(tzinfo=UTC)
+
+
+def load_scenario(name_or_file: str, now: datetime) -> Scenario:
+    """A built-in scenario by name (demo, empty) or a JSON file with the same keys as Scenario."""
+    from sim.demo_tenant import build_demo_tenant, build_empty_tenant
+
+    builtins = {"demo": build_demo_tenant, "empty": build_empty_tenant}
+    if name_or_file in builtins:
+        return builtins[name_or_file](now)
+    path = Path(name_or_file)
+    if not path.is_file():
+        raise ValueError(f"--scenario: {name_or_file!r} is neither a built-in ({', '.join(builtins)}) nor a file")
+    data = orjson.loads(path.read_bytes())
+    if not isinstance(data, dict) or "tenant_id" not in data:
+        raise ValueError(f"{path}: a scenario file is a JSON object with at least 'tenant_id'")
+    return Scenario(
+        tenant_id=data["tenant_id"],
+        users=list(data.get("users", [])),
+        sign_ins=list(data.get("sign_ins", [])),
+        service_principals=list(data.get("service_principals", [])),
+        grants=list(data.get("grants", [])),
+        acs_key=data.get("acs_key", DEFAULT_ACS_KEY),
+        expected=dict(data.get("expected", {})),
+    )

@@ -1,0 +1,100 @@
+"""The notification ledger: the intent is written before a send and completed after, so no mail goes twice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import TableClient, UpdateMode
+
+from store.users import _time
+
+LEDGER_STATES = ("sending", "sent", "dry-run", "failed")
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    user_id: str
+    message_id: str
+    operation_id: str
+    state: str
+    template: str
+    locale: str
+    recipient: str
+    created_at: datetime
+    completed_at: datetime | None = None
+    error: str = ""
+
+    @property
+    def row_key(self) -> str:
+        return f"{self.user_id}_{self.message_id}"
+
+
+class LedgerConflictError(RuntimeError):
+    """Another run already holds the intent for this message."""
+
+
+class NotificationLedger:
+    def __init__(self, table: TableClient, tenant_id: str) -> None:
+        self._table = table
+        self._tenant = tenant_id
+
+    def get(self, user_id: str, message_id: str) -> LedgerEntry | None:
+        try:
+            row = self._table.get_entity(self._tenant, f"{user_id}_{message_id}")
+        except ResourceNotFoundError:
+            return None
+        return _from_row(row)
+
+    def begin(self, entry: LedgerEntry) -> None:
+        """Create the intent row; it fails if the row exists, which is what makes a send exactly-once."""
+        try:
+            self._table.create_entity(_to_row(self._tenant, entry))
+        except ResourceExistsError as exc:
+            raise LedgerConflictError(f"notification {entry.row_key} was already started") from exc
+
+    def complete(self, entry: LedgerEntry) -> None:
+        self._table.upsert_entity(_to_row(self._tenant, entry), mode=UpdateMode.REPLACE)
+
+    def all(self) -> list[LedgerEntry]:
+        rows = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": self._tenant})
+        return [_from_row(row) for row in rows]
+
+
+def _to_row(tenant_id: str, entry: LedgerEntry) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "PartitionKey": tenant_id,
+        "RowKey": entry.row_key,
+        "UserId": entry.user_id,
+        "MessageId": entry.message_id,
+        "OperationId": entry.operation_id,
+        "State": entry.state,
+        "Template": entry.template,
+        "Locale": entry.locale,
+        "Recipient": entry.recipient,
+        "CreatedAt": entry.created_at,
+        "Error": entry.error[:4000],
+    }
+    if entry.completed_at is not None:
+        row["CompletedAt"] = entry.completed_at
+    return row
+
+
+def _from_row(row: dict[str, Any]) -> LedgerEntry:
+    created = _time(row.get("CreatedAt"))
+    if created is None:
+        raise ValueError(f"notifications row {row.get('RowKey')!r}: CreatedAt is missing")
+    return LedgerEntry(
+        user_id=row.get("UserId") or "",
+        message_id=row.get("MessageId") or "",
+        operation_id=row.get("OperationId") or "",
+        state=row.get("State") or "",
+        template=row.get("Template") or "",
+        locale=row.get("Locale") or "",
+        recipient=row.get("Recipient") or "",
+        created_at=created,
+        completed_at=_time(row.get("CompletedAt")),
+        error=row.get("Error") or "",
+    )

@@ -1,0 +1,137 @@
+"""The users table: one row per tracked user, written only when its content changed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from azure.data.tables import TableClient
+
+from core.records import STATUSES, DirectoryUser, Evidence, Status, UserState, Verdict
+from store.tables import upsert_in_batches
+
+
+class UserRepository:
+    def __init__(self, table: TableClient, tenant_id: str) -> None:
+        self._table = table
+        self._tenant = tenant_id
+
+    def load_all(self) -> dict[str, UserState]:
+        rows = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": self._tenant})
+        return {row["RowKey"]: from_entity(row) for row in rows}
+
+    def query(self, status: str | None = None) -> list[UserState]:
+        if status is None:
+            return list(self.load_all().values())
+        rows = self._table.query_entities(
+            "PartitionKey eq @pk and Status eq @status", parameters={"pk": self._tenant, "status": status}
+        )
+        return [from_entity(row) for row in rows]
+
+    def save_changed(self, states: Iterable[UserState], before: Mapping[str, UserState]) -> int:
+        """Upsert only states whose stored form differs from ``before``; returns rows written."""
+        changed = []
+        for state in states:
+            entity = to_entity(self._tenant, state)
+            prior = before.get(state.user_id)
+            if prior is None or to_entity(self._tenant, prior) != entity:
+                changed.append(entity)
+        return upsert_in_batches(self._table, changed)
+
+
+def to_entity(tenant_id: str, state: UserState) -> dict[str, Any]:
+    ev = state.evidence
+    user = state.directory
+    return {
+        "PartitionKey": tenant_id,
+        "RowKey": state.user_id,
+        "Upn": (user.upn if user else "") or ev.upn,
+        "DisplayName": user.display_name if user else "",
+        "Mail": (user.mail if user else None) or "",
+        "PreferredLanguage": (user.preferred_language if user else None) or "",
+        "UsageLocation": (user.usage_location if user else None) or "",
+        "AccountEnabled": user.account_enabled if user else False,
+        "UserType": user.user_type if user else "",
+        "InDirectory": user is not None,
+        "Status": state.verdict.status,
+        "Reasons": " ".join(state.verdict.reasons),
+        "StatusSince": state.status_since,
+        "RuleVersion": state.rule_version,
+        "LegacySuccess": ev.legacy_success,
+        "LegacyFailure": ev.legacy_failure,
+        "FailureCodes": orjson.dumps(ev.failure_codes, option=orjson.OPT_SORT_KEYS).decode(),
+        "Protocols": orjson.dumps(ev.protocols, option=orjson.OPT_SORT_KEYS).decode(),
+        "FirstLegacyAt": ev.first_legacy_at,
+        "LastLegacyAt": ev.last_legacy_at,
+        "LastAppleAppAt": ev.last_apple_at,
+        "UserAgent": ev.user_agent,
+        "DeviceOs": ev.device_os,
+        "NotifiedCount": state.notified_count,
+        "LastNotifiedAt": state.last_notified_at,
+    }
+
+
+def from_entity(row: Mapping[str, Any]) -> UserState:
+    status = row.get("Status")
+    if status not in STATUSES:
+        raise ValueError(f"users row {row.get('RowKey')!r}: unknown Status {status!r}")
+    evidence = Evidence(
+        upn=row.get("Upn") or "",
+        legacy_success=int(row.get("LegacySuccess") or 0),
+        legacy_failure=int(row.get("LegacyFailure") or 0),
+        failure_codes=_counts(row.get("FailureCodes")),
+        protocols=_counts(row.get("Protocols")),
+        first_legacy_at=_time(row.get("FirstLegacyAt")),
+        last_legacy_at=_time(row.get("LastLegacyAt")),
+        last_apple_at=_time(row.get("LastAppleAppAt")),
+        user_agent=row.get("UserAgent") or "",
+        device_os=row.get("DeviceOs") or "",
+    )
+    directory = None
+    if row.get("InDirectory"):
+        directory = DirectoryUser(
+            id=row["RowKey"],
+            upn=row.get("Upn") or "",
+            display_name=row.get("DisplayName") or "",
+            mail=row.get("Mail") or None,
+            preferred_language=row.get("PreferredLanguage") or None,
+            usage_location=row.get("UsageLocation") or None,
+            account_enabled=bool(row.get("AccountEnabled")),
+            user_type=row.get("UserType") or "Member",
+        )
+    status_since = _time(row.get("StatusSince"))
+    if status_since is None:
+        raise ValueError(f"users row {row.get('RowKey')!r}: StatusSince is missing")
+    return UserState(
+        user_id=row["RowKey"],
+        evidence=evidence,
+        verdict=Verdict(status=_status(status), reasons=tuple((row.get("Reasons") or "").split())),
+        rule_version=row.get("RuleVersion") or "",
+        status_since=status_since,
+        directory=directory,
+        notified_count=int(row.get("NotifiedCount") or 0),
+        last_notified_at=_time(row.get("LastNotifiedAt")),
+    )
+
+
+def _status(value: Any) -> Status:
+    return next(s for s in STATUSES if s == value)
+
+
+def _counts(raw: Any) -> dict[str, int]:
+    if not raw:
+        return {}
+    data = orjson.loads(raw)
+    return {str(k): int(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _time(value: Any) -> datetime | None:
+    """Table timestamps come back as aware datetimes (a subclass); normalise to plain datetime."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        utc = value.astimezone(UTC)
+        return datetime.combine(utc.date(), utc.time(), tzinfo=UTC)
+    raise ValueError(f"expected a datetime, got {type(value).__name__}")
