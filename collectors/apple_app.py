@@ -73,5 +73,7 @@ def _object_id(principal: dict[str, Any]) -> str:
     """The object id goes into a $filter, so it must be exactly a GUID, never anything else."""
     value = principal.get("id")
     if not isinstance(value, str) or not _GUID.match(value.lower()):
-        raise GraphResponseError(200, "invalidId", f"service principal id is not a GUID: {value!r}", "servicePrincipals")
+        raise GraphResponseError(
+            200, "invalidId", f"service principal id is not a GUID: {value!r}", "servicePrincipals"
+        )
     return value.lower()

@@ -16,8 +16,8 @@ from kiota_abstractions.authentication import AnonymousAuthenticationProvider, A
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
-from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.graph_request_adapter import GraphRequestAdapter
 
 from core.settings import Settings
 
@@ -80,9 +80,7 @@ class GraphClient:
             raise GraphResponseError(200, "invalidJson", "response is not a JSON object", url)
         return body
 
-    async def pages(
-        self, version: str, first: RequestInformation
-    ) -> AsyncIterator[dict[str, Any]]:
+    async def pages(self, version: str, first: RequestInformation) -> AsyncIterator[dict[str, Any]]:
         """Yield each page of a collection, following @odata.nextLink verbatim."""
         request: RequestInformation | None = first
         while request is not None:
@@ -93,7 +91,7 @@ class GraphClient:
 
     async def close(self) -> None:
         for adapter in self._adapters.values():
-            await adapter._http_client.aclose()  # noqa: SLF001 - the adapter owns no public close
+            await adapter._http_client.aclose()
         self._adapters.clear()
 
 
@@ -130,5 +128,5 @@ def azure_credential(settings: Settings) -> Any:
 def _describe(request: RequestInformation) -> str:
     try:
         return str(request.url)
-    except Exception:  # noqa: BLE001 - only for error messages
+    except Exception:
         return "<unbuilt request>"

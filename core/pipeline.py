@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from collectors.apple_app import check_apple_app
@@ -119,7 +119,11 @@ async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) 
                 if before.watermark
                 else stamp - timedelta(days=settings.lookback_days)
             )
-            odata = legacy_filter(start, stamp, settings.legacy_protocols) if name == LEGACY_STREAM else apple_app_filter(start, stamp)
+            odata = (
+                legacy_filter(start, stamp, settings.legacy_protocols)
+                if name == LEGACY_STREAM
+                else apple_app_filter(start, stamp)
+            )
             fence_from = stamp - timedelta(minutes=settings.overlap_minutes)
             after = Checkpoint(name, watermark=stamp)
             async for page in signin_pages(svc.graph, settings.signins_api_version, odata):
@@ -150,7 +154,9 @@ async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) 
                 run.writes += 1
         run.skipped = sum(v for k, v in skipped.items() if k != "duplicate")
         run.details = {k: v for k, v in skipped.items() if v}
-        run.details["modern_only_users"] = sum(1 for uid, ev in delta.items() if uid not in prior and ev.last_legacy_at is None)
+        run.details["modern_only_users"] = sum(
+            1 for uid, ev in delta.items() if uid not in prior and ev.last_legacy_at is None
+        )
 
     return await _recorded(svc, "collect", now or utcnow(), body)
 
@@ -213,7 +219,9 @@ async def notify_step(svc: Services, now: datetime | None = None) -> RunRecord:
         if result.held.get("held_tenant_not_ready"):
             run.message = "emails held: the Apple app is missing or has no admin consent"
         if result.errors:
-            raise SendFailuresError(f"{result.failed} of {result.failed + result.delivered} sends failed: {result.errors[0]}")
+            raise SendFailuresError(
+                f"{result.failed} of {result.failed + result.delivered} sends failed: {result.errors[0]}"
+            )
 
     return await _recorded(svc, "notify", now or utcnow(), body)
 
@@ -222,11 +230,18 @@ class SendFailuresError(RuntimeError):
     pass
 
 
-async def run_once(svc: Services, now: datetime | None = None) -> list[RunRecord]:
-    """One full cycle, in the order that lets each step use the previous one's findings."""
+Step = Callable[[Services, datetime | None], Awaitable[RunRecord]]
+
+
+async def run_with_settings(settings: Settings, steps: list[Step], now: datetime | None = None) -> list[RunRecord]:
+    """Build the I/O shell, run the steps in order with one clock reading, and always close it."""
+    svc = Services.from_settings(settings)
     stamp = now or utcnow()
-    return [
-        await check_apple_app_step(svc, stamp),
-        await collect_and_evaluate_step(svc, stamp),
-        await notify_step(svc, stamp),
-    ]
+    try:
+        return [await step(svc, stamp) for step in steps]
+    finally:
+        await svc.close()
+
+
+FULL_CYCLE: list[Step] = [check_apple_app_step, collect_and_evaluate_step, notify_step]
+"""One full cycle, in the order that lets each step use the previous one's findings."""

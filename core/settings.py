@@ -110,9 +110,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         reader.problems.append(f"LAM_SENDER_ADDRESS: required when LAM_NOTIFY_MODE is {notify_mode!r}")
     settings = Settings(
         tenant_id=tenant_id or "",
-        graph_base_url=graph_base_url or "",
-        signins_api_version=reader.optional("LAM_SIGNINS_API_VERSION", _choice(SIGNINS_API_VERSIONS), "beta")
-        or "beta",
+        graph_base_url=graph_base_url,
+        signins_api_version=reader.optional("LAM_SIGNINS_API_VERSION", _choice(SIGNINS_API_VERSIONS), "beta"),
         graph_auth=cast(GraphAuth, graph_auth),
         managed_identity_client_id=reader.optional("LAM_MANAGED_IDENTITY_CLIENT_ID", _guid, None),
         tables_connection_string=connection_string,
@@ -121,15 +120,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         acs_key=acs_key,
         sender_address=sender,
         notify_mode=cast(NotifyMode, notify_mode),
-        outbox_dir=Path(reader.optional("LAM_OUTBOX_DIR", _nonempty, "outbox") or "outbox"),
-        lookback_days=reader.optional("LAM_LOOKBACK_DAYS", _int_between(1, 30), 30) or 30,
-        overlap_minutes=_zero_ok(reader.optional("LAM_OVERLAP_MINUTES", _int_between(0, 1440), 15)),
-        stale_days=reader.optional("LAM_STALE_DAYS", _int_between(1, 3650), 60) or 60,
-        remediation_quiet_hours=reader.optional("LAM_REMEDIATION_QUIET_HOURS", _int_between(1, 720), 24) or 24,
-        excluded_upns=frozenset(reader.optional("LAM_EXCLUDED_UPNS", _upn_list, frozenset()) or ()),
-        legacy_protocols=reader.optional("LAM_LEGACY_PROTOCOLS", _protocols, (EXCHANGE_ACTIVESYNC,))
-        or (EXCHANGE_ACTIVESYNC,),
-        contact_line=reader.optional("LAM_CONTACT_LINE", _nonempty, Settings.contact_line) or Settings.contact_line,
+        outbox_dir=Path(reader.optional("LAM_OUTBOX_DIR", _nonempty, "outbox")),
+        lookback_days=reader.optional("LAM_LOOKBACK_DAYS", _int_between(1, 30), 30),
+        overlap_minutes=reader.optional("LAM_OVERLAP_MINUTES", _int_between(0, 1440), 15),
+        stale_days=reader.optional("LAM_STALE_DAYS", _int_between(1, 3650), 60),
+        remediation_quiet_hours=reader.optional("LAM_REMEDIATION_QUIET_HOURS", _int_between(1, 720), 24),
+        excluded_upns=reader.optional("LAM_EXCLUDED_UPNS", _upn_list, frozenset[str]()),
+        legacy_protocols=reader.optional("LAM_LEGACY_PROTOCOLS", _protocols, (EXCHANGE_ACTIVESYNC,)),
+        contact_line=reader.optional("LAM_CONTACT_LINE", _nonempty, Settings.contact_line),
     )
     if reader.problems:
         raise SettingsError(reader.problems)
@@ -175,10 +173,6 @@ class _Reader:
             self.problems.append(f"{name}: {exc} (got {raw!r})")
             self.bad.add(name)
             return None
-
-
-def _zero_ok(value: int | None) -> int:
-    return 0 if value is None else value
 
 
 def _guid(raw: str) -> str:

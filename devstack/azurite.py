@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -42,9 +43,11 @@ def _listening(port: int) -> bool:
 
 
 class Azurite:
-    """Azurite's table service with in-memory persistence; every start is a clean, private store."""
+    """Azurite's table service on a private port: in memory (a clean store per start) or in a folder."""
 
-    def __init__(self) -> None:
+    def __init__(self, location: Path | None = None) -> None:
+        """``location``: keep the data in this folder across runs; None keeps it in memory only."""
+        self.location = location
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._workdir = tempfile.mkdtemp(prefix="lam-azurite-")
@@ -59,11 +62,23 @@ class Azurite:
 
     def start(self, timeout: float = 30.0) -> Azurite:
         binary = azurite_binary()
+        if self.location:
+            self.location.mkdir(parents=True, exist_ok=True)
         for _attempt in range(3):  # another process may grab the port between probe and bind
             self.port = _free_port()
-            self._process = subprocess.Popen(
-                [binary, "--inMemoryPersistence", "--disableTelemetry", "--silent", "--skipApiVersionCheck",
-                 "--tableHost", "127.0.0.1", "--tablePort", str(self.port)],
+            storage = ["--location", str(self.location)] if self.location else ["--inMemoryPersistence"]
+            self._process = subprocess.Popen(  # noqa: S603 - our own pinned binary, fixed arguments
+                [
+                    binary,
+                    *storage,
+                    "--disableTelemetry",
+                    "--silent",
+                    "--skipApiVersionCheck",
+                    "--tableHost",
+                    "127.0.0.1",
+                    "--tablePort",
+                    str(self.port),
+                ],
                 cwd=self._workdir,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
@@ -81,9 +96,10 @@ class Azurite:
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
+            # SIGINT lets Azurite flush its on-disk database; SIGTERM would lose recent writes.
+            self._process.send_signal(signal.SIGINT)
             try:
-                self._process.wait(timeout=10)
+                self._process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self._process.kill()
         self._process = None

@@ -5,11 +5,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_APPLE_EAS = re.compile(r"^Apple-(?P<family>iPhone|iPad|iPod|MacBook|Mac|iMac)(?P<model>[\w,]*)/(?P<build>\d{4})\.(?P<rest>\d+)")
+_APPLE_EAS = re.compile(
+    r"^Apple-(?P<family>iPhone|iPad|iPod|MacBook|Mac|iMac)(?P<model>[\w,]*)/(?P<build>\d{4})\.(?P<rest>\d+)"
+)
 _ANDROID = re.compile(r"^Android-(?P<vendor>[A-Za-z]+)(?:-(?P<model>[\w-]+))?", re.IGNORECASE)
 _OUTLOOK = re.compile(r"Outlook-(iOS|Android)", re.IGNORECASE)
 
-_FAMILY_PLATFORM = {"iPhone": "ios", "iPod": "ios", "iPad": "ipados", "Mac": "macos", "MacBook": "macos", "iMac": "macos"}
+_FAMILY_PLATFORM = {
+    "iPhone": "ios",
+    "iPod": "ios",
+    "iPad": "ipados",
+    "Mac": "macos",
+    "MacBook": "macos",
+    "iMac": "macos",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,8 +128,11 @@ def build_app(state: SimState) -> ASGIApp:
             state.sent.append({"operation_id": operation_id, "to": to[0]["address"], "subject": content["subject"]})
             state.operations[operation_id] = "Succeeded"
         write_eml(state.outbox, f"{index:05d}-{operation_id}", eml)
-        location = f"{request.base_url}emails/operations/{operation_id}?api-version={request.query_params.get('api-version', '')}"
-        return _json({"id": operation_id, "status": "Running"}, 202, {"Operation-Location": location, "Retry-After": "1"})
+        api_version = request.query_params.get("api-version", "")
+        location = f"{request.base_url}emails/operations/{operation_id}?api-version={api_version}"
+        return _json(
+            {"id": operation_id, "status": "Running"}, 202, {"Operation-Location": location, "Retry-After": "1"}
+        )
 
     async def email_status(request: Request) -> Response:
         state.count("emails:status")

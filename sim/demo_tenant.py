@@ -6,6 +6,7 @@ Deterministic (fixed seed) and anchored on ``now`` so every run sees recent, in-
 from __future__ import annotations
 
 import random
+import unicodedata
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,14 +20,65 @@ DOMAIN = "contoso.example"
 APPLE_SP_ID = "0b8c4f2e-6a1d-4e3b-9c7a-2f5d8e1a3b6c"
 EXCHANGE_SP_ID = "9e2f7a1c-4b8d-4c6e-a3f5-1d7b9c2e8a40"
 
-FIRST = ["Ava", "Ben", "Chloé", "Dario", "Emma", "Finn", "Grace", "Hugo", "Ines", "Jonas", "Kai", "Lena",
-         "Mia", "Noah", "Olga", "Paul", "Quinn", "Rosa", "Sven", "Tara", "Uma", "Vik", "Wen", "Yara", "Zoë"]
-LAST = ["Adams", "Becker", "Costa", "Dubois", "Evans", "Fischer", "García", "Hansen", "Ito", "Jensen",
-        "Kowalski", "López", "Müller", "Nguyen", "O'Brien", "Peters", "Rossi", "Schmidt", "Tanaka", "Weber"]
+FIRST = [
+    "Ava",
+    "Ben",
+    "Chloé",
+    "Dario",
+    "Emma",
+    "Finn",
+    "Grace",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kai",
+    "Lena",
+    "Mia",
+    "Noah",
+    "Olga",
+    "Paul",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tara",
+    "Uma",
+    "Vik",
+    "Wen",
+    "Yara",
+    "Zoë",
+]
+LAST = [
+    "Adams",
+    "Becker",
+    "Costa",
+    "Dubois",
+    "Evans",
+    "Fischer",
+    "García",
+    "Hansen",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "López",
+    "Müller",
+    "Nguyen",
+    "O'Brien",
+    "Peters",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Weber",
+]
 
 # EAS user agents of Apple Mail: the number after the slash encodes the iOS build (2004.47 = 20D47).
-IPHONE_AGENTS = ["Apple-iPhone9C3/1604.57", "Apple-iPhone10C1/1705.65", "Apple-iPhone11C8/1807.61",
-                 "Apple-iPhone12C1/1907.71", "Apple-iPhone14C2/2004.47", "Apple-iPhone15C2/2106.5"]
+IPHONE_AGENTS = [
+    "Apple-iPhone9C3/1604.57",
+    "Apple-iPhone10C1/1705.65",
+    "Apple-iPhone11C8/1807.61",
+    "Apple-iPhone12C1/1907.71",
+    "Apple-iPhone14C2/2004.47",
+    "Apple-iPhone15C2/2106.5",
+]
 IPAD_AGENTS = ["Apple-iPad7C3/1702.112", "Apple-iPad8C1/1807.61", "Apple-iPad13C2/2006.5"]
 APPLE_MODERN_AGENT = "iOS/17.5 (21F79) accountsd/1.0"
 
@@ -80,7 +132,7 @@ def _uuid(rng: random.Random) -> str:
 def _person(rng: random.Random, index: int, group: str) -> dict[str, Any]:
     first, last = rng.choice(FIRST), rng.choice(LAST)
     alias = f"{first}.{last}{index}".lower().replace("'", "")
-    alias = alias.encode("ascii", "ignore").decode() or f"user{index}"
+    alias = unicodedata.normalize("NFKD", alias).encode("ascii", "ignore").decode() or f"user{index}"
     upn = f"{alias}@{DOMAIN}"
     german = rng.random() < 0.3
     kwargs: dict[str, Any] = {
@@ -108,17 +160,36 @@ def _activity(rng: random.Random, person: dict[str, Any], group: str, now: datet
         fails = rng.random() < 0.4  # since 2023 most legacy EAS attempts are refused and retried
         moment = until
         for _ in range(days * rng.randint(1, 3)):
-            events.append(sign_in(_uuid(rng), moment, person, client_app=EXCHANGE_ACTIVESYNC,
-                                  error_code=53003 if fails else 0, ip=ip, user_agent=agent,
-                                  operating_system="Ios" if "iPhone" in agent else "iPadOS"))
+            events.append(
+                sign_in(
+                    _uuid(rng),
+                    moment,
+                    person,
+                    client_app=EXCHANGE_ACTIVESYNC,
+                    error_code=53003 if fails else 0,
+                    ip=ip,
+                    user_agent=agent,
+                    operating_system="Ios" if "iPhone" in agent else "iPadOS",
+                )
+            )
             moment -= timedelta(hours=rng.randint(6, 20), minutes=rng.randint(0, 59))
 
     def apple(since: datetime, count: int) -> None:
         moment = since
         for i in range(count):
-            events.append(sign_in(_uuid(rng), moment, person, app_id=APPLE_APP_ID, app_name="Apple Internet Accounts",
-                                  client_app="Browser" if i == 0 else "Mobile Apps and Desktop clients",
-                                  ip=ip, user_agent=APPLE_MODERN_AGENT, browser="Mobile Safari" if i == 0 else ""))
+            events.append(
+                sign_in(
+                    _uuid(rng),
+                    moment,
+                    person,
+                    app_id=APPLE_APP_ID,
+                    app_name="Apple Internet Accounts",
+                    client_app="Browser" if i == 0 else "Mobile Apps and Desktop clients",
+                    ip=ip,
+                    user_agent=APPLE_MODERN_AGENT,
+                    browser="Mobile Safari" if i == 0 else "",
+                )
+            )
             moment += timedelta(hours=rng.randint(8, 30))
             if moment >= now:
                 break
@@ -140,8 +211,17 @@ def _activity(rng: random.Random, person: dict[str, Any], group: str, now: datet
         apple(now - timedelta(days=rng.randint(1, 25)), rng.randint(1, 5))
     else:
         for _ in range(rng.randint(0, 6)):
-            events.append(sign_in(_uuid(rng), now - timedelta(hours=rng.randint(1, 700)), person,
-                                  client_app=rng.choice(["Browser", "Mobile Apps and Desktop clients"]),
-                                  app_id="00000003-0000-0ff1-ce00-000000000000", app_name="Office 365 SharePoint Online",
-                                  ip=ip, operating_system="Windows 10", browser="Edge 140.0.0"))
+            events.append(
+                sign_in(
+                    _uuid(rng),
+                    now - timedelta(hours=rng.randint(1, 700)),
+                    person,
+                    client_app=rng.choice(["Browser", "Mobile Apps and Desktop clients"]),
+                    app_id="00000003-0000-0ff1-ce00-000000000000",
+                    app_name="Office 365 SharePoint Online",
+                    ip=ip,
+                    operating_system="Windows 10",
+                    browser="Edge 140.0.0",
+                )
+            )
     return events

@@ -47,7 +47,9 @@ class RunRepository:
         self._table.create_entity(entity)
 
     def recent(self, limit: int = 20) -> list[dict[str, Any]]:
-        rows = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": self._tenant}, results_per_page=limit)
+        rows = self._table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": self._tenant}, results_per_page=limit
+        )
         out = []
         for row in rows:
             out.append(dict(row))

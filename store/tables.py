@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -36,10 +37,8 @@ def table_service(settings: Settings) -> TableServiceClient:
 
 def ensure_tables(service: TableServiceClient) -> None:
     for name in TABLE_NAMES:
-        try:
+        with contextlib.suppress(ResourceExistsError):
             service.create_table(name)
-        except ResourceExistsError:
-            pass
 
 
 def upsert_in_batches(table: TableClient, entities: Iterable[dict[str, Any]]) -> int:

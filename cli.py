@@ -1,0 +1,138 @@
+"""Command line: run the monitor once, report the state, serve the simulator, run the demo.
+
+python -m cli run --once
+python -m cli report --format table|json|csv [--status S]
+python -m cli sim [--scenario NAME_OR_FILE] [--port P]
+python -m cli demo [--fresh]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from core.clock import utcnow
+from core.pipeline import FULL_CYCLE, StepFailedError, run_with_settings
+from core.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Legacy Auth Monitor")
+# Piped output (make demo in CI, redirects) gets a readable width instead of rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 120)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+
+
+class ReportFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        errors.print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def run(
+    once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit.")] = False,
+    every: Annotated[int, typer.Option(help="Minutes between cycles when not --once.", min=1)] = 30,
+) -> None:
+    """Check the Apple app, collect and evaluate sign-ins, and notify users: once, or every N minutes."""
+    settings = _settings()
+    while True:
+        try:
+            runs = asyncio.run(run_with_settings(settings, FULL_CYCLE))
+        except StepFailedError as exc:
+            errors.print(f"[red]{exc}[/]", highlight=False)
+            raise typer.Exit(1) from exc
+        for record in runs:
+            console.print(
+                f"{record.step:<10} {record.outcome:<9} pages={record.pages} events={record.events} "
+                f"writes={record.writes} emails={record.emails} {record.message}",
+                highlight=False,
+            )
+        if once:
+            return
+        time.sleep(every * 60)
+
+
+@app.command()
+def report(
+    format: Annotated[ReportFormat, typer.Option("--format", help="Output format.")] = ReportFormat.table,
+    status: Annotated[str | None, typer.Option(help="Only users with this status.")] = None,
+) -> None:
+    """Print the users in the state table."""
+    from report.users import ReportError, render_table, to_csv, to_json, user_rows, validate_status
+    from store.tables import table_service
+    from store.users import UserRepository
+
+    try:
+        validate_status(status)
+    except ReportError as exc:
+        errors.print(f"[red]--{exc}[/]", highlight=False)
+        raise typer.Exit(2) from exc
+    settings = _settings()
+    repo = UserRepository(table_service(settings).get_table_client("users"), settings.tenant_id)
+    rows = user_rows(repo.query(status))
+    if format is ReportFormat.json:
+        sys.stdout.write(to_json(rows).decode() + "\n")
+    elif format is ReportFormat.csv:
+        sys.stdout.write(to_csv(rows))
+    else:
+        from report.users import render_table
+
+        render_table(rows, console)
+
+
+@app.command()
+def sim(
+    scenario: Annotated[str, typer.Option(help="Built-in scenario (demo, empty) or a JSON file.")] = "demo",
+    port: Annotated[int, typer.Option(help="Loopback port; 0 picks a free one.", min=0, max=65535)] = 0,
+    outbox: Annotated[Path, typer.Option(help="Where sent mail lands as .eml.")] = Path("outbox"),
+) -> None:
+    """Serve the simulated tenant (Graph + ACS Email) on loopback until Ctrl-C."""
+    from sim.scenario import load_scenario
+    from sim.server import SimServer
+
+    try:
+        data = load_scenario(scenario, utcnow())
+    except ValueError as exc:
+        errors.print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(2) from exc
+    server = SimServer(data, outbox, port=port).start()
+    console.print(f"Tenant simulator on {server.url} (Ctrl-C to stop). Point the monitor at it with:")
+    for name, value in (
+        ("LAM_TENANT_ID", data.tenant_id),
+        ("LAM_GRAPH_BASE_URL", server.url),
+        ("LAM_GRAPH_AUTH", "none"),
+        ("LAM_ACS_ENDPOINT", server.url),
+        ("LAM_ACS_KEY", data.acs_key),
+    ):
+        console.print(f"  export {name}={value}", highlight=False)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+@app.command()
+def demo(fresh: Annotated[bool, typer.Option("--fresh", help="Forget the previous demo's state.")] = False) -> None:
+    """Start Azurite and the simulated tenant, run one full cycle, print a checked summary."""
+    from devstack.demo import run_demo
+
+    raise typer.Exit(run_demo(console, fresh=fresh))
+
+
+if __name__ == "__main__":
+    app()

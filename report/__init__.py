@@ -1,0 +1,1 @@
+"""Admin views of the state table: JSON, CSV and terminal tables from one row shape."""

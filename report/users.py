@@ -1,0 +1,111 @@
+"""One row shape per user for every admin view, and its JSON, CSV and table renderings."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from core.records import STATUSES, UserState
+from rules.user_agent import parse_user_agent
+
+COLUMNS = [
+    "user_id",
+    "upn",
+    "display_name",
+    "status",
+    "reasons",
+    "device",
+    "user_agent",
+    "legacy_success",
+    "legacy_failure",
+    "first_legacy_at",
+    "last_legacy_at",
+    "last_apple_app_at",
+    "status_since",
+    "notified_count",
+    "last_notified_at",
+]
+
+
+class ReportError(ValueError):
+    """A report parameter is wrong; the message names it."""
+
+
+def validate_status(status: str | None) -> str | None:
+    if status is not None and status not in STATUSES:
+        raise ReportError(f"status: {status!r} is not one of {', '.join(STATUSES)}")
+    return status
+
+
+def user_rows(states: Iterable[UserState]) -> list[dict[str, Any]]:
+    rows = [user_row(state) for state in states]
+    rows.sort(key=lambda r: (STATUSES.index(r["status"]), r["upn"].casefold()))
+    return rows
+
+
+def user_row(state: UserState) -> dict[str, Any]:
+    ev = state.evidence
+    user = state.directory
+    return {
+        "user_id": state.user_id,
+        "upn": (user.upn if user else "") or ev.upn,
+        "display_name": user.display_name if user else "",
+        "status": state.verdict.status,
+        "reasons": list(state.verdict.reasons),
+        "device": parse_user_agent(ev.user_agent).label if ev.user_agent else "",
+        "user_agent": ev.user_agent,
+        "legacy_success": ev.legacy_success,
+        "legacy_failure": ev.legacy_failure,
+        "first_legacy_at": _iso(ev.first_legacy_at),
+        "last_legacy_at": _iso(ev.last_legacy_at),
+        "last_apple_app_at": _iso(ev.last_apple_at),
+        "status_since": _iso(state.status_since),
+        "notified_count": state.notified_count,
+        "last_notified_at": _iso(state.last_notified_at),
+    }
+
+
+def status_counts(states: Iterable[UserState]) -> dict[str, int]:
+    counts = Counter(state.verdict.status for state in states)
+    return {status: counts.get(status, 0) for status in STATUSES}
+
+
+def to_json(rows: list[dict[str, Any]]) -> bytes:
+    return orjson.dumps(rows, option=orjson.OPT_INDENT_2)
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "reasons": " ".join(row["reasons"])})
+    return out.getvalue()
+
+
+def render_table(rows: list[dict[str, Any]], console: Console) -> None:
+    table = Table(title=f"Tracked users ({len(rows)})", show_lines=False)
+    for column in ("upn", "status", "reasons", "device", "last_legacy_at", "notified_count"):
+        table.add_column(column.replace("_", " "))
+    for row in rows:
+        table.add_row(
+            row["upn"],
+            row["status"],
+            ", ".join(row["reasons"]),
+            row["device"],
+            row["last_legacy_at"] or "",
+            str(row["notified_count"]),
+        )
+    console.print(table)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
