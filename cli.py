@@ -127,11 +127,14 @@ def sim(
 
 
 @app.command()
-def demo(fresh: Annotated[bool, typer.Option("--fresh", help="Forget the previous demo's state.")] = False) -> None:
+def demo(
+    fresh: Annotated[bool, typer.Option("--fresh", help="Forget the previous demo's state.")] = False,
+    state_dir: Annotated[Path | None, typer.Option(help="Where the demo keeps its state (default .demo/).")] = None,
+) -> None:
     """Start Azurite and the simulated tenant, run one full cycle, print a checked summary."""
-    from devstack.demo import run_demo
+    from devstack.demo import DEMO_DIR, run_demo
 
-    raise typer.Exit(run_demo(console, fresh=fresh))
+    raise typer.Exit(run_demo(console, fresh=fresh, demo_dir=state_dir or DEMO_DIR))
 
 
 if __name__ == "__main__":

@@ -93,15 +93,19 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
 
 def render_table(rows: list[dict[str, Any]], console: Console) -> None:
     table = Table(title=f"Tracked users ({len(rows)})", show_lines=False)
-    for column in ("upn", "status", "reasons", "device", "last_legacy_at", "notified_count"):
-        table.add_column(column.replace("_", " "))
+    table.add_column("upn", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("reasons")
+    table.add_column("device")
+    table.add_column("last legacy sign-in", no_wrap=True)
+    table.add_column("emails", justify="right")
     for row in rows:
         table.add_row(
             row["upn"],
             row["status"],
             ", ".join(row["reasons"]),
             row["device"],
-            row["last_legacy_at"] or "",
+            (row["last_legacy_at"] or "")[:16].replace("T", " "),
             str(row["notified_count"]),
         )
     console.print(table)

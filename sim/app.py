@@ -45,9 +45,20 @@ class SimState:
     operations: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def count(self, kind: str) -> None:
+    def count(self, kind: str) -> Response | None:
+        """Count a request of this kind; return the injected fault's response if one applies."""
         with self.lock:
             self.requests[kind] = self.requests.get(kind, 0) + 1
+            fault = self.scenario.faults.get(kind)
+            if fault is None:
+                return None
+            if "times" in fault:
+                if fault["times"] <= 0:
+                    return None
+                fault["times"] -= 1
+        headers = {"Retry-After": str(fault["retry_after"])} if "retry_after" in fault else None
+        body = {"error": {"code": fault.get("code", "Fault"), "message": fault.get("message", "injected fault")}}
+        return _json(body, int(fault.get("status", 500)), headers)
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -79,26 +90,28 @@ def build_app(state: SimState) -> ASGIApp:
         if version not in ("v1.0", "beta"):
             return graph_error(400, "BadRequest", f"Unknown API version {version!r}")
         rest = unquote(request.path_params["rest"])
-        if rest == "auditLogs/signIns":
-            state.count("signIns")
+        kind = _graph_kind(rest)
+        if kind is None:
+            return graph_error(404, "BadRequest", f"Resource not found for the segment '{rest}'.")
+        fault = state.count(kind)
+        if fault is not None:
+            return fault
+        if kind == "signIns":
             return _collection(request, "signIns", _signins(state.scenario, version), SIGNIN_FIELDS)
-        if rest == "users":
-            state.count("users")
+        if kind == "users":
             return _collection(request, "users", state.scenario.users, {"id": "str"})
-        if rest == "oauth2PermissionGrants":
-            state.count("oauth2PermissionGrants")
+        if kind == "oauth2PermissionGrants":
             return _collection(request, "oauth2PermissionGrants", state.scenario.grants, GRANT_FIELDS)
-        if rest.startswith("servicePrincipals(appId='") and rest.endswith("')"):
-            state.count("servicePrincipals")
-            app_id = rest[len("servicePrincipals(appId='") : -2]
-            for principal in state.scenario.service_principals:
-                if principal.get("appId", "").lower() == app_id.lower():
-                    return _json({"@odata.context": "sim", **principal})
-            return graph_error(404, "Request_ResourceNotFound", f"Resource '{app_id}' does not exist.")
-        return graph_error(404, "BadRequest", f"Resource not found for the segment '{rest}'.")
+        app_id = rest[len(_SP_PREFIX) : -2]
+        for principal in state.scenario.service_principals:
+            if principal.get("appId", "").lower() == app_id.lower():
+                return _json({"@odata.context": "sim", **principal})
+        return graph_error(404, "Request_ResourceNotFound", f"Resource '{app_id}' does not exist.")
 
     async def send_email(request: Request) -> Response:
-        state.count("emails:send")
+        fault = state.count("emails:send")
+        if fault is not None:
+            return fault
         body = await request.body()
         path_and_query = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         problem = acs_auth.verify(state.scenario.acs_key, "POST", path_and_query, request.headers, body)
@@ -155,6 +168,18 @@ def build_app(state: SimState) -> ASGIApp:
         ]
     )
     return CollapseSlashes(app)
+
+
+_SP_PREFIX = "servicePrincipals(appId='"
+_COLLECTIONS = {"auditLogs/signIns": "signIns", "users": "users", "oauth2PermissionGrants": "oauth2PermissionGrants"}
+
+
+def _graph_kind(rest: str) -> str | None:
+    if rest in _COLLECTIONS:
+        return _COLLECTIONS[rest]
+    if rest.startswith(_SP_PREFIX) and rest.endswith("')"):
+        return "servicePrincipals"
+    return None
 
 
 def _signins(scenario: Scenario, version: str) -> list[dict[str, Any]]:

@@ -25,6 +25,9 @@ class Scenario:
     acs_key: str = DEFAULT_ACS_KEY
     expected: dict[str, str] = field(default_factory=dict)
     """Ground truth: user id → the status a correct monitor reaches (for the demo's self-check)."""
+    faults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Injected errors by endpoint kind (signIns, users, servicePrincipals, oauth2PermissionGrants,
+    emails:send): {"status": 403, "code": "...", "message": "...", "times": 2}; no "times" = always."""
 
     def __post_init__(self) -> None:
         self.sort()
@@ -59,4 +62,5 @@ def load_scenario(name_or_file: str, now: datetime) -> Scenario:
         grants=list(data.get("grants", [])),
         acs_key=data.get("acs_key", DEFAULT_ACS_KEY),
         expected=dict(data.get("expected", {})),
+        faults=dict(data.get("faults", {})),
     )

@@ -1,0 +1,71 @@
+"""Shared fixtures: one Azurite per session, a fresh tenant partition and simulator per test."""
+
+from __future__ import annotations
+
+import email
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from email.message import Message
+from pathlib import Path
+
+import pytest
+
+from core.settings import Settings, load_settings
+from devstack.azurite import Azurite
+from sim.scenario import Scenario
+from sim.server import SimServer
+
+NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
+SENDER = "DoNotReply@contoso.example"
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    with Azurite() as server:
+        yield server
+
+
+@pytest.fixture
+def tenant_id() -> str:
+    """Each test gets its own tenant id, so its rows live in their own partition."""
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+def start_sim(tmp_path: Path) -> Iterator[Callable[[Scenario], SimServer]]:
+    servers: list[SimServer] = []
+
+    def start(scenario: Scenario) -> SimServer:
+        server = SimServer(scenario, tmp_path / f"sim-outbox-{len(servers)}").start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def sim_env(sim: SimServer, azurite: Azurite, **overrides: str) -> dict[str, str]:
+    env = {
+        "LAM_TENANT_ID": sim.state.scenario.tenant_id,
+        "LAM_GRAPH_BASE_URL": sim.url,
+        "LAM_GRAPH_AUTH": "none",
+        "LAM_TABLES_CONNECTION_STRING": azurite.connection_string,
+        "LAM_ACS_ENDPOINT": sim.url,
+        "LAM_ACS_KEY": sim.state.scenario.acs_key,
+        "LAM_SENDER_ADDRESS": SENDER,
+        "LAM_NOTIFY_MODE": "live",
+        "LAM_OUTBOX_DIR": str(sim.state.outbox),
+    }
+    env.update(overrides)
+    return env
+
+
+def sim_settings(sim: SimServer, azurite: Azurite, **overrides: str) -> Settings:
+    return load_settings(sim_env(sim, azurite, **overrides))
+
+
+def outbox_messages(folder: Path) -> list[Message]:
+    """The mail a user would receive, read back from the .eml files."""
+    return [email.message_from_bytes(p.read_bytes()) for p in sorted(folder.glob("*.eml"))]

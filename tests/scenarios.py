@@ -1,0 +1,70 @@
+"""Small, readable tenants for tests, built with the simulator's Graph-shaped builders."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.constants import APPLE_APP_ID, EXCHANGE_ACTIVESYNC, EXCHANGE_ONLINE_APP_ID
+from sim.graph_shapes import admin_grant, service_principal, sign_in, user
+from sim.scenario import Scenario
+
+APPLE_SP = "11111111-2222-4333-8444-555555555555"
+EXO_SP = "66666666-7777-4888-9999-aaaaaaaaaaaa"
+IPHONE_UA = "Apple-iPhone14C2/2004.47"
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def tenant(tenant_id: str, *, apple_present: bool = True, consented: bool = True) -> Scenario:
+    scenario = Scenario(tenant_id=tenant_id)
+    scenario.service_principals = [service_principal(EXO_SP, EXCHANGE_ONLINE_APP_ID, "Office 365 Exchange Online")]
+    if apple_present:
+        scenario.service_principals.append(service_principal(APPLE_SP, APPLE_APP_ID, "Apple Internet Accounts"))
+        if consented:
+            scenario.grants.append(admin_grant(APPLE_SP, EXO_SP, "EAS.AccessAsUser.All EWS.AccessAsUser.All"))
+    return scenario
+
+
+def add_user(scenario: Scenario, name: str, **kwargs: Any) -> dict[str, Any]:
+    person = user(new_id(), f"{name}@contoso.example", name.replace(".", " ").title(), **kwargs)
+    scenario.users.append(person)
+    return person
+
+
+def legacy_signins(
+    scenario: Scenario, person: dict[str, Any], last: datetime, count: int, *, error_code: int = 0, ua: str = IPHONE_UA
+) -> list[dict[str, Any]]:
+    """``count`` legacy EAS sign-ins, one every 6 hours, the latest at ``last``."""
+    events = [
+        sign_in(
+            new_id(),
+            last - timedelta(hours=6 * i),
+            person,
+            client_app=EXCHANGE_ACTIVESYNC,
+            error_code=error_code,
+            user_agent=ua,
+        )
+        for i in range(count)
+    ]
+    scenario.sign_ins.extend(events)
+    scenario.sort()
+    return events
+
+
+def apple_signins(scenario: Scenario, person: dict[str, Any], first: datetime, count: int = 1) -> None:
+    for i in range(count):
+        scenario.sign_ins.append(
+            sign_in(
+                new_id(),
+                first + timedelta(hours=i),
+                person,
+                client_app="Browser" if i == 0 else "Mobile Apps and Desktop clients",
+                app_id=APPLE_APP_ID,
+                app_name="Apple Internet Accounts",
+            )
+        )
+    scenario.sort()

@@ -1,0 +1,109 @@
+"""The command line as a user runs it: a real process, real exit codes, real output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from devstack.azurite import Azurite
+from sim.scenario import Scenario
+from sim.server import SimServer
+from tests.conftest import outbox_messages, sim_env
+from tests.scenarios import add_user, apple_signins, legacy_signins, tenant
+
+StartSim = Callable[[Scenario], SimServer]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LAM_")}
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        cwd=ROOT,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_run_once_then_report(tenant_id: str, start_sim: StartSim, azurite: Azurite) -> None:
+    from core.clock import utcnow
+
+    now = utcnow()  # the CLI reads the real clock
+    scenario = tenant(tenant_id)
+    alice, bob = add_user(scenario, "alice"), add_user(scenario, "bob")
+    legacy_signins(scenario, alice, now - timedelta(hours=1), 3)
+    legacy_signins(scenario, bob, now - timedelta(days=3), 3)
+    apple_signins(scenario, bob, now - timedelta(days=2))
+    sim = start_sim(scenario)
+    env = sim_env(sim, azurite)
+
+    run = cli("run", "--once", env=env)
+    assert run.returncode == 0, run.stderr
+    assert "collect" in run.stdout and "events=7" in run.stdout
+    assert [m["To"] for m in outbox_messages(sim.state.outbox)] == ["Alice <alice@contoso.example>"]
+
+    report = cli("report", "--format", "json", env=env)
+    assert report.returncode == 0, report.stderr
+    rows = {r["upn"]: r for r in json.loads(report.stdout)}
+    assert set(rows) == {"alice@contoso.example", "bob@contoso.example"}
+    assert rows["alice@contoso.example"]["status"] == "legacy_active"
+    assert rows["alice@contoso.example"]["reasons"] == ["legacy_signin_succeeded"]
+    assert rows["alice@contoso.example"]["notified_count"] == 1
+    assert rows["alice@contoso.example"]["last_legacy_at"].startswith(str(now.date()))
+    assert rows["bob@contoso.example"]["status"] == "remediated"
+    assert {"user_id", "upn", "status", "reasons", "last_legacy_at", "notified_count"} <= set(
+        rows["bob@contoso.example"]
+    )
+
+    only = cli("report", "--format", "csv", "--status", "remediated", env=env)
+    assert only.stdout.splitlines()[1].split(",")[1] == "bob@contoso.example"
+    assert len(only.stdout.splitlines()) == 2
+
+    table = cli("report", env=env)
+    assert "alice@contoso.example" in table.stdout and "legacy_active" in table.stdout
+
+
+def test_missing_settings_exit_2_and_name_them() -> None:
+    result = cli("run", "--once")
+    assert result.returncode == 2
+    assert "LAM_TENANT_ID: required but not set" in result.stderr
+
+
+def test_a_bad_status_filter_is_refused() -> None:
+    result = cli("report", "--status", "everyone")
+    assert result.returncode == 2
+    assert "status: 'everyone' is not one of legacy_active" in result.stderr
+
+
+def test_a_failed_step_exits_non_zero_with_the_reason(tenant_id: str, start_sim: StartSim, azurite: Azurite) -> None:
+    scenario = tenant(tenant_id)
+    scenario.faults["servicePrincipals"] = {
+        "status": 403,
+        "code": "Authorization_RequestDenied",
+        "message": "no Application.Read.All",
+    }
+    sim = start_sim(scenario)
+    result = cli("run", "--once", env=sim_env(sim, azurite))
+    assert result.returncode == 1
+    assert "step 'apple-app' failed" in result.stderr
+    assert "Authorization_RequestDenied" in result.stderr
+
+
+def test_demo_runs_end_to_end_and_a_second_run_sends_nothing(tmp_path: Path) -> None:
+    first = cli("demo", "--state-dir", str(tmp_path))
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "Emails sent through the ACS endpoint this run: 43" in first.stdout
+    assert "all 67 tracked users match the tenant's ground truth" in first.stdout
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 43
+    second = cli("demo", "--state-dir", str(tmp_path))
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "Emails sent through the ACS endpoint this run: 0" in second.stdout
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 43

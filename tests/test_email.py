@@ -1,0 +1,70 @@
+"""The remediation email as the user reads it: escaped HTML, a plain-text part that stands alone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from core.records import DirectoryUser, Evidence, UserState, Verdict
+from core.settings import Settings
+from notify.compose import compose_remediation
+from notify.eml import build_eml
+
+SETTINGS = Settings(tenant_id="t", contact_line="Questions? Call the helpdesk on 555-0100.")
+
+
+def legacy_user(display_name: str, user_agent: str) -> UserState:
+    return UserState(
+        user_id="u1",
+        evidence=Evidence(
+            upn="zoe@contoso.example",
+            legacy_success=4,
+            last_legacy_at=datetime(2026, 11, 19, 7, 30, tzinfo=UTC),
+            user_agent=user_agent,
+        ),
+        verdict=Verdict("legacy_active", ("legacy_signin_succeeded",)),
+        rule_version="1",
+        status_since=datetime(2026, 11, 19, tzinfo=UTC),
+        directory=DirectoryUser(
+            id="u1", upn="zoe@contoso.example", display_name=display_name, mail="zoe@contoso.example"
+        ),
+    )
+
+
+def test_display_names_with_markup_are_escaped_in_html_and_kept_in_text() -> None:
+    email = compose_remediation(
+        legacy_user("Zoë <script>alert(1)</script> & O'Brien", "Apple-iPhone14C2/2004.47"), SETTINGS
+    )
+    assert "<script>" not in email.html
+    assert "Zoë &lt;script&gt;alert(1)&lt;/script&gt; &amp; O&#39;Brien" in email.html
+    assert "Hello Zoë <script>alert(1)</script> & O'Brien," in email.text
+
+
+def test_the_message_names_the_device_the_date_and_the_steps() -> None:
+    email = compose_remediation(legacy_user("Zoë", "Apple-iPhone14C2/2004.47"), SETTINGS)
+    assert email.subject == "Action needed: reconnect your work email on iPhone (iOS 16, build 20D47)"
+    assert "last seen 2026-11-19" in email.text
+    assert "1. Open Settings > Mail > Accounts." in email.text
+    assert "Apple Internet Accounts" in email.text
+    assert email.text.rstrip().endswith("Questions? Call the helpdesk on 555-0100.")
+    assert "{{" not in email.text and "{%" not in email.html
+    assert email.to_address == "zoe@contoso.example"
+
+
+def test_mac_mail_gets_the_internet_accounts_steps() -> None:
+    email = compose_remediation(legacy_user("Zoë", "Apple-MacBook/2206.1"), SETTINGS)
+    assert "System Settings > Internet Accounts" in email.text
+    assert "Settings > Mail > Accounts" not in email.text
+
+
+def test_an_unknown_device_still_gets_a_readable_message() -> None:
+    email = compose_remediation(legacy_user("Zoë", ""), SETTINGS)
+    assert email.subject == "Action needed: reconnect your work email on your mail app"
+    assert email.text.startswith("Hello Zoë,\n\nA mail app on one of your devices still signs in")
+
+
+def test_the_eml_has_both_parts() -> None:
+    email = compose_remediation(legacy_user("Zoë", "Apple-iPhone14C2/2004.47"), SETTINGS)
+    message = build_eml(
+        "DoNotReply@contoso.example", email.to_address, email.to_name, email.subject, email.text, email.html, "op-1"
+    )
+    assert [part.get_content_type() for part in message.walk()] == ["multipart/alternative", "text/plain", "text/html"]

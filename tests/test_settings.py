@@ -1,0 +1,93 @@
+"""Settings: defaults, and errors that name the setting at fault."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.settings import SettingsError, load_settings
+
+TENANT = "5b1d7a0e-3c39-4f0e-9a8e-4d2c6f1b7a90"
+BASE = {
+    "LAM_TENANT_ID": TENANT,
+    "LAM_TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true",
+    "LAM_SENDER_ADDRESS": "DoNotReply@contoso.example",
+}
+
+
+def problems(env: dict[str, str]) -> str:
+    with pytest.raises(SettingsError) as info:
+        load_settings(env)
+    return str(info.value)
+
+
+def test_defaults_for_a_production_deployment() -> None:
+    settings = load_settings(
+        {**BASE, "LAM_TABLES_CONNECTION_STRING": "", "LAM_TABLES_ENDPOINT": "https://st.table.core.windows.net"}
+    )
+    assert settings.graph_base_url == "https://graph.microsoft.com"
+    assert settings.signins_api_version == "beta"
+    assert settings.graph_auth == "managed-identity"
+    assert settings.notify_mode == "dry-run"
+    assert (settings.lookback_days, settings.overlap_minutes, settings.stale_days) == (30, 15, 60)
+    assert settings.legacy_protocols == ("Exchange ActiveSync",)
+
+
+def test_missing_tenant_and_storage_are_both_named() -> None:
+    message = problems({"LAM_SENDER_ADDRESS": "a@b.example"})
+    assert "LAM_TENANT_ID: required" in message
+    assert "LAM_TABLES_CONNECTION_STRING / LAM_TABLES_ENDPOINT: one of them is required" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("LAM_TENANT_ID", "contoso", "LAM_TENANT_ID: must be a GUID"),
+        ("LAM_SIGNINS_API_VERSION", "v2", "LAM_SIGNINS_API_VERSION: must be one of 'beta', 'v1.0'"),
+        ("LAM_GRAPH_AUTH", "password", "LAM_GRAPH_AUTH: must be one of"),
+        ("LAM_NOTIFY_MODE", "loud", "LAM_NOTIFY_MODE: must be one of 'off', 'dry-run', 'live'"),
+        (
+            "LAM_GRAPH_BASE_URL",
+            "http://graph.example.com",
+            "LAM_GRAPH_BASE_URL: plain http is only allowed for loopback",
+        ),
+        ("LAM_GRAPH_BASE_URL", "graph.microsoft.com", "LAM_GRAPH_BASE_URL: must be an absolute https:// URL"),
+        ("LAM_LOOKBACK_DAYS", "45", "LAM_LOOKBACK_DAYS: must be from 1 to 30"),
+        ("LAM_OVERLAP_MINUTES", "soon", "LAM_OVERLAP_MINUTES: must be a whole number"),
+        ("LAM_SENDER_ADDRESS", "helpdesk", "LAM_SENDER_ADDRESS: must be an email address"),
+        ("LAM_LEGACY_PROTOCOLS", "Exchange ActiveSync,Carrier Pigeon", "unknown: Carrier Pigeon"),
+        ("LAM_EXCLUDED_UPNS", "svc-scanner", "LAM_EXCLUDED_UPNS: each entry must be a user principal name"),
+    ],
+)
+def test_a_wrong_value_names_its_setting(name: str, value: str, expected: str) -> None:
+    assert expected in problems({**BASE, name: value})
+
+
+def test_none_auth_is_refused_for_a_real_graph_endpoint() -> None:
+    assert "LAM_GRAPH_AUTH: 'none' sends no token" in problems({**BASE, "LAM_GRAPH_AUTH": "none"})
+
+
+def test_live_mode_needs_an_acs_endpoint() -> None:
+    assert "LAM_ACS_ENDPOINT: required when LAM_NOTIFY_MODE is 'live'" in problems({**BASE, "LAM_NOTIFY_MODE": "live"})
+
+
+def test_both_storage_settings_are_refused() -> None:
+    message = problems({**BASE, "LAM_TABLES_ENDPOINT": "https://st.table.core.windows.net"})
+    assert "set only one of them" in message
+
+
+def test_secrets_are_never_echoed() -> None:
+    message = problems({**BASE, "LAM_ACS_KEY": "not base64 at all!!", "LAM_TENANT_ID": "x"})
+    assert "LAM_ACS_KEY: must be the base64 access key" in message
+    assert "not base64 at all" not in message
+
+
+def test_lists_are_parsed_and_normalised() -> None:
+    settings = load_settings(
+        {
+            **BASE,
+            "LAM_EXCLUDED_UPNS": " Room.A@Contoso.example , svc@contoso.example",
+            "LAM_LEGACY_PROTOCOLS": "IMAP4, POP3",
+        }
+    )
+    assert settings.excluded_upns == {"room.a@contoso.example", "svc@contoso.example"}
+    assert settings.legacy_protocols == ("IMAP4", "POP3")
