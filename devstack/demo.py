@@ -83,7 +83,7 @@ def run_demo(console: Console, fresh: bool = False, demo_dir: Path = DEMO_DIR) -
         counts.add_row(status, str(count))
     console.print(counts)
     legacy = [r for r in user_rows(states.values()) if r["status"] == "legacy_active"]
-    sample = Table(title=f"Some of the {len(legacy)} users to fix (python -m cli report for all)")
+    sample = Table(title=f"First {min(8, len(legacy))} of the {len(legacy)} users to fix")
     for column in ("upn", "device", "last legacy sign-in", "emails"):
         sample.add_column(column)
     for row in legacy[:8]:
