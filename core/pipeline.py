@@ -105,47 +105,12 @@ async def check_apple_app_step(svc: Services, now: datetime | None = None) -> Ru
 
 async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) -> RunRecord:
     async def body(run: RunRecord) -> None:
-        settings = svc.settings
-        stamp = run.started_at
         prior = svc.users.load_all()
         delta: dict[str, Evidence] = {}
         skipped: Counter[str] = Counter()
-        watched = frozenset(p.casefold() for p in settings.legacy_protocols)
-        checkpoints: list[tuple[Checkpoint, Checkpoint]] = []
-        for name in (LEGACY_STREAM, APPLE_STREAM):
-            before = svc.checkpoints.load(name)
-            start = (
-                before.watermark - timedelta(minutes=settings.overlap_minutes)
-                if before.watermark
-                else stamp - timedelta(days=settings.lookback_days)
-            )
-            odata = (
-                legacy_filter(start, stamp, settings.legacy_protocols)
-                if name == LEGACY_STREAM
-                else apple_app_filter(start, stamp)
-            )
-            fence_from = stamp - timedelta(minutes=settings.overlap_minutes)
-            after = Checkpoint(name, watermark=stamp)
-            async for page in signin_pages(svc.graph, settings.signins_api_version, odata):
-                run.pages += 1
-                skipped.update(page.skipped)
-                fresh = []
-                for event in page.events:
-                    key = fence_key(event.id)
-                    if key in before.fence or key in after.fence:
-                        skipped["duplicate"] += 1
-                    else:
-                        fresh.append(event)
-                    if event.created_at >= fence_from:
-                        after.fence.add(key)
-                run.events += len(fresh)
-                if name == LEGACY_STREAM:
-                    skipped["not_watched_protocol"] += fold_legacy(delta, fresh, watched)
-                else:
-                    skipped["not_apple_modern"] += fold_apple(delta, fresh)
-            checkpoints.append((before, after))
+        checkpoints = [await _read_stream(svc, name, run, delta, skipped) for name in (LEGACY_STREAM, APPLE_STREAM)]
         directory = await _directory_for(svc, prior, delta, skipped)
-        states = evaluate_all(prior, delta, directory, settings, stamp)
+        states = evaluate_all(prior, delta, directory, svc.settings, run.started_at)
         run.users_changed = sum(1 for s in states if prior.get(s.user_id) != s)
         run.writes = svc.users.save_changed(states, prior)
         for before, after in checkpoints:
@@ -159,6 +124,45 @@ async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) 
         )
 
     return await _recorded(svc, "collect", now or utcnow(), body)
+
+
+async def _read_stream(
+    svc: Services, name: str, run: RunRecord, delta: dict[str, Evidence], skipped: Counter[str]
+) -> tuple[Checkpoint, Checkpoint]:
+    """Read one sign-in stream from its watermark (less the overlap) to now, folding pages into ``delta``.
+
+    Returns the checkpoint before and after: the new watermark is the run's clock, and the new fence
+    holds every sign-in id inside the next run's overlap, so a re-read never counts one twice.
+    """
+    settings = svc.settings
+    stamp = run.started_at
+    overlap = timedelta(minutes=settings.overlap_minutes)
+    before = svc.checkpoints.load(name)
+    start = before.watermark - overlap if before.watermark else stamp - timedelta(days=settings.lookback_days)
+    if name == LEGACY_STREAM:
+        odata = legacy_filter(start, stamp, settings.legacy_protocols)
+    else:
+        odata = apple_app_filter(start, stamp)
+    watched = frozenset(p.casefold() for p in settings.legacy_protocols)
+    after = Checkpoint(name, watermark=stamp)
+    async for page in signin_pages(svc.graph, settings.signins_api_version, odata):
+        run.pages += 1
+        skipped.update(page.skipped)
+        fresh = []
+        for event in page.events:
+            key = fence_key(event.id)
+            if key in before.fence or key in after.fence:
+                skipped["duplicate"] += 1
+            else:
+                fresh.append(event)
+            if event.created_at >= stamp - overlap:
+                after.fence.add(key)
+        run.events += len(fresh)
+        if name == LEGACY_STREAM:
+            skipped["not_watched_protocol"] += fold_legacy(delta, fresh, watched)
+        else:
+            skipped["not_apple_modern"] += fold_apple(delta, fresh)
+    return before, after
 
 
 async def _directory_for(

@@ -63,7 +63,7 @@ class Settings:
     remediation_quiet_hours: int = 24
     excluded_upns: frozenset[str] = frozenset()
     legacy_protocols: tuple[str, ...] = (EXCHANGE_ACTIVESYNC,)
-    contact_line: str = "Questions? Reply to this message or contact your IT helpdesk."
+    contact_line: str = "Questions? Please contact your IT helpdesk."
 
     @property
     def graph_is_loopback(self) -> bool:

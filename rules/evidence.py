@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from core.constants import APPLE_APP_ID, MODERN_CLIENT_APPS
 from core.records import Evidence, SignInEvent
@@ -20,42 +20,50 @@ def is_apple_modern(event: SignInEvent) -> bool:
 
 def fold_legacy(acc: dict[str, Evidence], events: Iterable[SignInEvent], watched: frozenset[str]) -> int:
     """Add legacy sign-ins to ``acc`` (user id → evidence); returns how many events were not legacy."""
-    ignored = 0
-    for event in events:
-        if not is_legacy(event, watched):
-            ignored += 1
-            continue
-        ev = acc.get(event.user_id)
-        if ev is None:
-            ev = acc[event.user_id] = Evidence()
-        ev.upn = event.upn or ev.upn
-        if event.succeeded:
-            ev.legacy_success += 1
-        else:
-            ev.legacy_failure += 1
-            code = str(event.error_code)
-            ev.failure_codes[code] = ev.failure_codes.get(code, 0) + 1
-        ev.protocols[event.client_app] = ev.protocols.get(event.client_app, 0) + 1
-        if ev.first_legacy_at is None or event.created_at < ev.first_legacy_at:
-            ev.first_legacy_at = event.created_at
-        if ev.last_legacy_at is None or event.created_at >= ev.last_legacy_at:
-            ev.last_legacy_at = event.created_at
-            ev.user_agent = event.user_agent or ev.user_agent
-            ev.device_os = event.operating_system or ev.device_os
-    return ignored
+    return _fold(acc, events, lambda event: is_legacy(event, watched), _add_legacy)
 
 
 def fold_apple(acc: dict[str, Evidence], events: Iterable[SignInEvent]) -> int:
     """Record the latest modern Apple-app sign-in per user; returns how many events did not qualify."""
+    return _fold(acc, events, is_apple_modern, _add_apple)
+
+
+def _fold(
+    acc: dict[str, Evidence],
+    events: Iterable[SignInEvent],
+    qualifies: Callable[[SignInEvent], bool],
+    add: Callable[[Evidence, SignInEvent], None],
+) -> int:
     ignored = 0
     for event in events:
-        if not is_apple_modern(event):
+        if not qualifies(event):
             ignored += 1
             continue
-        ev = acc.get(event.user_id)
-        if ev is None:
-            ev = acc[event.user_id] = Evidence()
-        ev.upn = ev.upn or event.upn
-        if ev.last_apple_at is None or event.created_at > ev.last_apple_at:
-            ev.last_apple_at = event.created_at
+        evidence = acc.get(event.user_id)
+        if evidence is None:
+            evidence = acc[event.user_id] = Evidence()
+        add(evidence, event)
     return ignored
+
+
+def _add_legacy(ev: Evidence, event: SignInEvent) -> None:
+    ev.upn = event.upn or ev.upn
+    if event.succeeded:
+        ev.legacy_success += 1
+    else:
+        ev.legacy_failure += 1
+        code = str(event.error_code)
+        ev.failure_codes[code] = ev.failure_codes.get(code, 0) + 1
+    ev.protocols[event.client_app] = ev.protocols.get(event.client_app, 0) + 1
+    if ev.first_legacy_at is None or event.created_at < ev.first_legacy_at:
+        ev.first_legacy_at = event.created_at
+    if ev.last_legacy_at is None or event.created_at >= ev.last_legacy_at:
+        ev.last_legacy_at = event.created_at
+        ev.user_agent = event.user_agent or ev.user_agent
+        ev.device_os = event.operating_system or ev.device_os
+
+
+def _add_apple(ev: Evidence, event: SignInEvent) -> None:
+    ev.upn = ev.upn or event.upn
+    if ev.last_apple_at is None or event.created_at > ev.last_apple_at:
+        ev.last_apple_at = event.created_at
