@@ -130,11 +130,15 @@ def sim(
 def demo(
     fresh: Annotated[bool, typer.Option("--fresh", help="Forget the previous demo's state.")] = False,
     state_dir: Annotated[Path | None, typer.Option(help="Where the demo keeps its state (default .demo/).")] = None,
+    unconsented: Annotated[
+        bool, typer.Option("--unconsented", help="A tenant where Apple's app lacks consent: emails are held.")
+    ] = False,
 ) -> None:
     """Start Azurite and the simulated tenant, run one full cycle, print a checked summary."""
     from devstack.demo import DEMO_DIR, run_demo
 
-    raise typer.Exit(run_demo(console, fresh=fresh, demo_dir=state_dir or DEMO_DIR))
+    default_dir = DEMO_DIR / ("unconsented" if unconsented else "consented")
+    raise typer.Exit(run_demo(console, fresh=fresh, demo_dir=state_dir or default_dir, consented=not unconsented))
 
 
 if __name__ == "__main__":

@@ -90,6 +90,7 @@ def parse_signin(item: object) -> tuple[SignInEvent | None, str]:
     if not isinstance(code, int) or isinstance(code, bool):
         return None, "missing_status_error_code"
     device = item.get("deviceDetail")
+    location = item.get("location")
     return (
         SignInEvent(
             id=event_id,
@@ -102,6 +103,7 @@ def parse_signin(item: object) -> tuple[SignInEvent | None, str]:
             ip=_text(item.get("ipAddress")),
             user_agent=_text(item.get("userAgent")),
             operating_system=_text(device.get("operatingSystem")) if isinstance(device, dict) else "",
+            country=_text(location.get("countryOrRegion")) if isinstance(location, dict) else "",
         ),
         "",
     )

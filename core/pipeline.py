@@ -15,12 +15,15 @@ from collectors.apple_app import check_apple_app
 from collectors.directory import fetch_users
 from collectors.graph import GraphClient, build_graph_client
 from collectors.signins import apple_app_filter, legacy_filter, signin_pages
+from collectors.tenant_policy import check_legacy_block, check_user_consent
 from core.clock import utcnow
 from core.records import DirectoryUser, Evidence, UserState
 from core.settings import Settings
 from notify.notifier import notify_due
 from notify.senders import Sender, build_sender
 from rules.evidence import fold_apple, fold_legacy
+from rules.readiness import user_emails_may_go
+from rules.spray import AttackFinding, SprayTracker
 from rules.status import RULE_VERSION, evaluate
 from store.checkpoints import Checkpoint, CheckpointRepository, fence_key
 from store.notifications import NotificationLedger
@@ -89,16 +92,32 @@ async def _recorded(svc: Services, step: str, now: datetime, body: Callable[[Run
 
 
 async def check_apple_app_step(svc: Services, now: datetime | None = None) -> RunRecord:
+    """Tenant readiness: the Apple app and its consent, the user consent policy, the CA legacy block."""
+
     async def body(run: RunRecord) -> None:
+        stamp = run.started_at
         status = await check_apple_app(svc.graph)
-        run.writes = int(svc.tenant.save_apple_app(status, run.started_at))
-        run.details = {"present": int(status.present), "admin_consent": int(status.admin_consent)}
-        if not status.ready:
+        consent = await check_user_consent(svc.graph)
+        legacy_block = await check_legacy_block(svc.graph)
+        run.writes = sum(
+            (
+                svc.tenant.save_apple_app(status, stamp),
+                svc.tenant.save_user_consent(consent, stamp),
+                svc.tenant.save_legacy_block(legacy_block, stamp),
+            )
+        )
+        run.details = {
+            "present": int(status.present),
+            "admin_consent": int(status.admin_consent),
+            "users_can_consent": int(bool(consent.users_can_consent)),
+            "ca_legacy_block": len(legacy_block.blocking),
+        }
+        if not user_emails_may_go(status, consent):
             run.message = (
                 "Apple Internet Accounts is not in the tenant"
                 if not status.present
                 else "Apple Internet Accounts has no admin consent for EAS.AccessAsUser.All"
-            ) + ": user emails are held until an admin grants consent"
+            ) + " and users cannot consent themselves: user emails are held until an admin grants consent"
 
     return await _recorded(svc, "apple-app", now or utcnow(), body)
 
@@ -108,7 +127,11 @@ async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) 
         prior = svc.users.load_all()
         delta: dict[str, Evidence] = {}
         skipped: Counter[str] = Counter()
-        checkpoints = [await _read_stream(svc, name, run, delta, skipped) for name in (LEGACY_STREAM, APPLE_STREAM)]
+        spray = SprayTracker(min_accounts=svc.settings.spray_min_accounts)
+        checkpoints = [
+            await _read_stream(svc, name, run, delta, skipped, spray) for name in (LEGACY_STREAM, APPLE_STREAM)
+        ]
+        attack = spray.apply(delta)
         directory = await _directory_for(svc, prior, delta, skipped)
         states = evaluate_all(prior, delta, directory, svc.settings, run.started_at)
         run.users_changed = sum(1 for s in states if prior.get(s.user_id) != s)
@@ -117,6 +140,8 @@ async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) 
             if (before.watermark, before.fence) != (after.watermark, after.fence):
                 svc.checkpoints.save(after)
                 run.writes += 1
+        if attack is not None:
+            run.writes += svc.tenant.save_attack(merge_attack(svc.tenant.load_attack(), attack, states), run.started_at)
         run.skipped = sum(v for k, v in skipped.items() if k != "duplicate")
         run.details = {k: v for k, v in skipped.items() if v}
         run.details["modern_only_users"] = sum(
@@ -127,7 +152,12 @@ async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) 
 
 
 async def _read_stream(
-    svc: Services, name: str, run: RunRecord, delta: dict[str, Evidence], skipped: Counter[str]
+    svc: Services,
+    name: str,
+    run: RunRecord,
+    delta: dict[str, Evidence],
+    skipped: Counter[str],
+    spray: SprayTracker,
 ) -> tuple[Checkpoint, Checkpoint]:
     """Read one sign-in stream from its watermark (less the overlap) to now, folding pages into ``delta``.
 
@@ -145,21 +175,24 @@ async def _read_stream(
         odata = apple_app_filter(start, stamp)
     watched = frozenset(p.casefold() for p in settings.legacy_protocols)
     after = Checkpoint(name, watermark=stamp)
+    seen: set[bytes] = set()  # Graph can repeat a record within one window, too
     async for page in signin_pages(svc.graph, settings.signins_api_version, odata):
         run.pages += 1
         skipped.update(page.skipped)
         fresh = []
         for event in page.events:
             key = fence_key(event.id)
-            if key in before.fence or key in after.fence:
+            if key in before.fence or key in seen:
                 skipped["duplicate"] += 1
             else:
                 fresh.append(event)
+                seen.add(key)
             if event.created_at >= stamp - overlap:
                 after.fence.add(key)
         run.events += len(fresh)
         if name == LEGACY_STREAM:
             skipped["not_watched_protocol"] += fold_legacy(delta, fresh, watched)
+            spray.add(fresh)
         else:
             skipped["not_apple_modern"] += fold_apple(delta, fresh)
     return before, after
@@ -208,15 +241,27 @@ def evaluate_all(
     return states
 
 
+def merge_attack(prior: AttackFinding | None, new: AttackFinding, states: list[UserState]) -> AttackFinding:
+    """The standing finding: accounts currently under attack, sources and time span across runs."""
+    sources = dict(prior.sources) if prior else {}
+    for ip, accounts in new.sources.items():
+        sources[ip] = max(sources.get(ip, 0), accounts)
+    return AttackFinding(
+        accounts=sum(1 for s in states if s.verdict.status == "attack_suspected"),
+        sources=dict(sorted(sources.items(), key=lambda kv: -kv[1])[:20]),
+        first_seen=min(prior.first_seen, new.first_seen) if prior else new.first_seen,
+        last_seen=max(prior.last_seen, new.last_seen) if prior else new.last_seen,
+    )
+
+
 async def notify_step(svc: Services, now: datetime | None = None) -> RunRecord:
     async def body(run: RunRecord) -> None:
         if svc.sender is None:
             run.message = "LAM_NOTIFY_MODE is 'off': nothing sent"
             return
         before = svc.users.load_all()
-        result = notify_due(
-            before.values(), svc.tenant.load_apple_app(), svc.settings, svc.ledger, svc.sender, run.started_at
-        )
+        may_go = user_emails_may_go(svc.tenant.load_apple_app(), svc.tenant.load_user_consent())
+        result = notify_due(before.values(), may_go, svc.settings, svc.ledger, svc.sender, run.started_at)
         run.emails = result.delivered
         run.writes = svc.users.save_changed(result.updated, before)
         run.details = {"failed": result.failed, "unconfirmed": result.unconfirmed, **result.held}

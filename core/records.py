@@ -6,8 +6,20 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
-Status = Literal["legacy_active", "pending_verification", "remediated", "stale", "excluded"]
-STATUSES: tuple[Status, ...] = ("legacy_active", "pending_verification", "remediated", "stale", "excluded")
+Status = Literal["legacy_active", "attack_suspected", "pending_verification", "remediated", "stale", "excluded"]
+STATUSES: tuple[Status, ...] = (
+    "legacy_active",
+    "attack_suspected",
+    "pending_verification",
+    "remediated",
+    "stale",
+    "excluded",
+)
+
+COUNT_KEYS_KEPT = 16
+"""Per-user breakdowns (agents, networks, countries) keep their 16 largest keys; the rest is summed
+under OTHER, so a sprayed account cannot grow its row without bound."""
+OTHER = "(other)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +36,7 @@ class SignInEvent:
     ip: str = ""
     user_agent: str = ""
     operating_system: str = ""
+    country: str = ""
 
     @property
     def succeeded(self) -> bool:
@@ -57,6 +70,26 @@ class AppleAppStatus:
         return self.present and self.admin_consent
 
 
+@dataclass(frozen=True, slots=True)
+class ConsentPolicy:
+    """Whether ordinary users may consent to apps such as Apple's themselves (authorization policy)."""
+
+    users_can_consent: bool | None
+    """None when the policy could not be read (missing Policy.Read.All)."""
+    policies: tuple[str, ...] = ()
+    problem: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyBlockPolicy:
+    """Conditional Access: enabled policies that block legacy clients (exchangeActiveSync + other) for all users."""
+
+    blocking: tuple[str, ...]
+    report_only: tuple[str, ...] = ()
+    readable: bool = True
+    problem: str = ""
+
+
 @dataclass(slots=True)
 class Evidence:
     """Per-user aggregate of sign-in facts. Mergeable, so each run only folds what is new."""
@@ -71,6 +104,15 @@ class Evidence:
     last_apple_at: datetime | None = None
     user_agent: str = ""
     device_os: str = ""
+    agents: dict[str, int] = field(default_factory=dict)
+    """Legacy attempts per user agent."""
+    networks: dict[str, int] = field(default_factory=dict)
+    """Legacy attempts per source network (IPv4 /24, IPv6 /48): counts, never a list of addresses."""
+    countries: dict[str, int] = field(default_factory=dict)
+    credential_failures: int = 0
+    """Failed legacy attempts with a wrong-credential error (what password spray produces)."""
+    spray_failures: int = 0
+    """Failed legacy attempts from a source that hit many accounts within the same hour."""
 
     @property
     def legacy_total(self) -> int:
@@ -93,6 +135,11 @@ class Evidence:
             last_apple_at=_latest(self.last_apple_at, newer.last_apple_at),
             user_agent=newer.user_agent if latest_is_newer and newer.user_agent else self.user_agent,
             device_os=newer.device_os if latest_is_newer and newer.device_os else self.device_os,
+            agents=_add_counts(self.agents, newer.agents),
+            networks=_add_counts(self.networks, newer.networks),
+            countries=_add_counts(self.countries, newer.countries),
+            credential_failures=self.credential_failures + newer.credential_failures,
+            spray_failures=self.spray_failures + newer.spray_failures,
         )
 
 
@@ -100,6 +147,8 @@ class Evidence:
 class Verdict:
     status: Status
     reasons: tuple[str, ...]
+    advice: tuple[str, ...] = ()
+    """What the user should do, by device and version (e.g. remove_and_readd, update_ios_first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +169,17 @@ def _add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     out = dict(a)
     for key, count in b.items():
         out[key] = out.get(key, 0) + count
-    return out
+    return capped(out)
+
+
+def capped(counts: dict[str, int], keep: int = COUNT_KEYS_KEPT) -> dict[str, int]:
+    """Keep the largest ``keep`` keys; sum the rest under OTHER. Totals are preserved exactly."""
+    if len(counts) <= keep:
+        return counts
+    ranked = sorted(((k, v) for k, v in counts.items() if k != OTHER), key=lambda kv: (-kv[1], kv[0]))
+    kept = dict(ranked[: keep - 1])
+    kept[OTHER] = sum(counts.values()) - sum(kept.values())
+    return kept
 
 
 def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:

@@ -23,10 +23,12 @@ from core.records import UserState
 from core.settings import load_settings
 from devstack.azurite import ROOT, Azurite
 from report.users import status_counts, user_rows
+from rules.readiness import tenant_findings
 from sim.demo_tenant import DOMAIN, build_demo_tenant
 from sim.scenario import Scenario
 from sim.server import SimServer
 from store.tables import table_service
+from store.tenant import TenantRepository
 from store.users import UserRepository
 
 DEMO_DIR = ROOT / ".demo"
@@ -34,10 +36,10 @@ DEMO_TTL = timedelta(hours=6)
 SENDER = f"DoNotReply@{DOMAIN}"
 
 
-def run_demo(console: Console, fresh: bool = False, demo_dir: Path = DEMO_DIR) -> int:
+def run_demo(console: Console, fresh: bool = False, demo_dir: Path = DEMO_DIR, consented: bool = True) -> int:
     now = utcnow()
     epoch = _demo_epoch(demo_dir, now, fresh)
-    scenario = build_demo_tenant(epoch)
+    scenario = build_demo_tenant(epoch, consented=consented)
     outbox = demo_dir / "outbox"
     console.rule("[bold]Legacy Auth Monitor: demo cycle")
     console.print(
@@ -64,7 +66,16 @@ def run_demo(console: Console, fresh: bool = False, demo_dir: Path = DEMO_DIR) -
         except StepFailedError as exc:
             console.print(f"[red]{exc}[/]")
             return 1
-        states = UserRepository(table_service(settings).get_table_client("users"), scenario.tenant_id).load_all()
+        service = table_service(settings)
+        states = UserRepository(service.get_table_client("users"), scenario.tenant_id).load_all()
+        tenant = TenantRepository(service.get_table_client("tenant"), scenario.tenant_id)
+        findings = tenant_findings(
+            tenant.load_apple_app(),
+            tenant.load_user_consent(),
+            tenant.load_legacy_block(),
+            tenant.load_attack(),
+            sum(1 for s in states.values() if s.verdict.status == "legacy_active"),
+        )
         sent_now = len(sim.state.sent)
 
     steps = Table(title="This cycle")
@@ -90,6 +101,14 @@ def run_demo(console: Console, fresh: bool = False, demo_dir: Path = DEMO_DIR) -
         sample.add_row(row["upn"], row["device"], (row["last_legacy_at"] or "")[:16], str(row["notified_count"]))
     console.print(sample)
 
+    notes = Table(title="Tenant findings for the admin")
+    notes.add_column("")
+    notes.add_column("finding")
+    notes.add_column("next action")
+    for finding in findings:
+        notes.add_row("[green]ok[/]" if finding.ok else "[yellow]![/]", finding.summary, finding.action)
+    console.print(notes)
+
     problems = check_against_truth(scenario, states, outbox)
     mailed = _recipients(outbox)
     console.print(
@@ -102,7 +121,8 @@ def run_demo(console: Console, fresh: bool = False, demo_dir: Path = DEMO_DIR) -
         return 1
     console.print(
         f"[green]✓ all {len(scenario.expected)} tracked users match the tenant's ground truth; "
-        "modern, remediated and excluded users were not mailed; nobody was mailed twice.[/]"
+        f"exactly the {len(scenario.mailed)} users who must fix a device were mailed, nobody twice; "
+        "attacked, modern, remediated and excluded users were not.[/]"
     )
     return 0
 
@@ -116,13 +136,11 @@ def check_against_truth(scenario: Scenario, states: dict[str, UserState], outbox
             problems.append(f"user {user_id}: status {got}, expected {expected}")
     for user_id in states.keys() - scenario.expected.keys():
         problems.append(f"user {user_id} is tracked but has no legacy activity in the tenant")
-    should_mail = {
-        _address(u) for u in scenario.users if scenario.expected.get(u["id"]) == "legacy_active" and _address(u)
-    }
+    should_mail = {_address(u) for u in scenario.users if u["id"] in scenario.mailed}
     mailed = _recipients(outbox)
     for address, count in mailed.items():
         if address not in should_mail:
-            problems.append(f"{address} was mailed but does not use legacy authentication")
+            problems.append(f"{address} was mailed but should not have been")
         if count > 1:
             problems.append(f"{address} received {count} copies")
     for address in should_mail - mailed.keys():

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from core.records import AppleAppStatus, UserState
+from core.records import UserState
 from core.settings import Settings
 from notify.compose import REMEDIATION, compose_remediation
 from notify.senders import Sender, SendError
@@ -31,7 +31,7 @@ def due_for_first_message(state: UserState) -> bool:
 
 def notify_due(
     states: Iterable[UserState],
-    apple_app: AppleAppStatus | None,
+    tenant_ready: bool,
     settings: Settings,
     ledger: NotificationLedger,
     sender: Sender,
@@ -39,11 +39,14 @@ def notify_due(
 ) -> NotifyResult:
     result = NotifyResult()
     due = sorted((s for s in states if due_for_first_message(s)), key=lambda s: s.status_since)
-    if apple_app is None or not apple_app.ready:
-        # Users cannot finish the re-add without the Apple app's consent: tell the admin, not them.
+    if not tenant_ready:
+        # Users cannot finish the re-add without consent for Apple's app: tell the admin, not them.
         result.held["held_tenant_not_ready"] += len(due)
         return result
     for state in due:
+        if "single_failed_attempt" in state.verdict.reasons:
+            result.held["held_single_attempt"] += 1
+            continue
         if state.directory is None or not state.directory.mail:
             result.held["no_mailbox"] += 1
             continue

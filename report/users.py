@@ -22,6 +22,7 @@ COLUMNS = [
     "display_name",
     "status",
     "reasons",
+    "advice",
     "device",
     "user_agent",
     "legacy_success",
@@ -60,6 +61,7 @@ def user_row(state: UserState) -> dict[str, Any]:
         "display_name": user.display_name if user else "",
         "status": state.verdict.status,
         "reasons": list(state.verdict.reasons),
+        "advice": list(state.verdict.advice),
         "device": parse_user_agent(ev.user_agent).label if ev.user_agent else "",
         "user_agent": ev.user_agent,
         "legacy_success": ev.legacy_success,
@@ -87,7 +89,7 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({**row, "reasons": " ".join(row["reasons"])})
+        writer.writerow({**row, "reasons": " ".join(row["reasons"]), "advice": " ".join(row["advice"])})
     return out.getvalue()
 
 

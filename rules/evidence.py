@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from core.constants import APPLE_APP_ID, MODERN_CLIENT_APPS
-from core.records import Evidence, SignInEvent
+from core.records import COUNT_KEYS_KEPT, Evidence, SignInEvent, capped
+from rules.signals import CREDENTIAL_ERROR_CODES, network_of
 
 
 def is_legacy(event: SignInEvent, watched_protocols: frozenset[str]) -> bool:
@@ -52,15 +53,27 @@ def _add_legacy(ev: Evidence, event: SignInEvent) -> None:
         ev.legacy_success += 1
     else:
         ev.legacy_failure += 1
-        code = str(event.error_code)
-        ev.failure_codes[code] = ev.failure_codes.get(code, 0) + 1
-    ev.protocols[event.client_app] = ev.protocols.get(event.client_app, 0) + 1
+        _bump(ev.failure_codes, str(event.error_code))
+        if event.error_code in CREDENTIAL_ERROR_CODES:
+            ev.credential_failures += 1
+    _bump(ev.protocols, event.client_app)
+    _bump(ev.agents, event.user_agent or "(none)")
+    _bump(ev.networks, network_of(event.ip))
+    _bump(ev.countries, event.country or "unknown")
     if ev.first_legacy_at is None or event.created_at < ev.first_legacy_at:
         ev.first_legacy_at = event.created_at
     if ev.last_legacy_at is None or event.created_at >= ev.last_legacy_at:
         ev.last_legacy_at = event.created_at
         ev.user_agent = event.user_agent or ev.user_agent
         ev.device_os = event.operating_system or ev.device_os
+
+
+def _bump(counts: dict[str, int], key: str) -> None:
+    counts[key] = counts.get(key, 0) + 1
+    if len(counts) > 4 * COUNT_KEYS_KEPT:  # stays bounded while folding; totals are kept exactly
+        kept = capped(counts)
+        counts.clear()
+        counts.update(kept)
 
 
 def _add_apple(ev: Evidence, event: SignInEvent) -> None:

@@ -29,13 +29,21 @@ class DeviceInfo:
     build: str | None = None
     """Apple build like 20D47, decoded from the EAS build number."""
     os_major: int | None = None
+    os_minor: int | None = None
+    """Known only where the build table below has it (the iOS 15 line, where 15.6 matters)."""
+
+    @property
+    def os_version(self) -> str | None:
+        if self.os_major is None:
+            return None
+        return f"{self.os_major}.{self.os_minor}" if self.os_minor is not None else str(self.os_major)
 
     @property
     def label(self) -> str:
         """What the admin and the user see, e.g. "iPhone (iOS 16, build 20D47)"."""
         if self.platform in ("ios", "ipados") and self.os_major is not None:
             name = "iPadOS" if self.platform == "ipados" else "iOS"
-            return f"{self.model or 'Apple device'} ({name} {self.os_major}, build {self.build})"
+            return f"{self.model or 'Apple device'} ({name} {self.os_version}, build {self.build})"
         if self.platform == "unknown":
             return "an unknown mail app"
         return self.model or self.platform
@@ -48,11 +56,13 @@ def parse_user_agent(user_agent: str | None) -> DeviceInfo:
     if match:
         family = match["family"]
         build = _apple_build(match["build"], match["rest"])
+        apple_os = family not in ("Mac", "MacBook", "iMac")
         return DeviceInfo(
             platform=_FAMILY_PLATFORM.get(family, "unknown"),
             model=family,
             build=build,
-            os_major=_ios_major(int(match["build"][:2])) if family not in ("Mac", "MacBook", "iMac") else None,
+            os_major=_ios_major(int(match["build"][:2])) if apple_os else None,
+            os_minor=_IOS_MINOR.get(build[:3]) if apple_os and build else None,
         )
     match = _ANDROID.match(text)
     if match:
@@ -61,6 +71,11 @@ def parse_user_agent(user_agent: str | None) -> DeviceInfo:
     if _OUTLOOK.search(text):
         return DeviceInfo(platform="outlook", model="Outlook mobile")
     return DeviceInfo(platform="unknown")
+
+
+# iOS 15 minor versions by build train (major build 19 + letter). 15.6 (19G) is where iOS migrates
+# old Exchange profiles to OAuth by itself, so this line is the one the advice needs.
+_IOS_MINOR = {"19A": 0, "19B": 1, "19C": 2, "19D": 3, "19E": 4, "19F": 5, "19G": 6, "19H": 7}
 
 
 def _apple_build(number: str, rest: str) -> str | None:

@@ -31,7 +31,7 @@ SIGNIN_FIELDS = {
 }
 GRANT_FIELDS = {"clientId": "str", "consentType": "str", "resourceId": "str"}
 BETA_ONLY_SIGNIN_FIELDS = ("userAgent", "signInEventTypes")
-MAX_PAGE = {"signIns": 1000, "users": 999, "oauth2PermissionGrants": 1000}
+MAX_PAGE = {"signIns": 1000, "users": 999, "oauth2PermissionGrants": 1000, "conditionalAccessPolicies": 1000}
 
 
 @dataclass
@@ -100,6 +100,10 @@ def build_app(state: SimState) -> ASGIApp:
             return _collection(request, "signIns", _signins(state.scenario, version), SIGNIN_FIELDS)
         if kind == "users":
             return _collection(request, "users", state.scenario.users, {"id": "str"})
+        if kind == "authorizationPolicy":
+            return _json({"@odata.context": "sim", **state.scenario.authorization_policy})
+        if kind == "conditionalAccessPolicies":
+            return _collection(request, "conditionalAccessPolicies", state.scenario.ca_policies, {})
         if kind == "oauth2PermissionGrants":
             return _collection(request, "oauth2PermissionGrants", state.scenario.grants, GRANT_FIELDS)
         app_id = rest[len(_SP_PREFIX) : -2]
@@ -171,7 +175,13 @@ def build_app(state: SimState) -> ASGIApp:
 
 
 _SP_PREFIX = "servicePrincipals(appId='"
-_COLLECTIONS = {"auditLogs/signIns": "signIns", "users": "users", "oauth2PermissionGrants": "oauth2PermissionGrants"}
+_COLLECTIONS = {
+    "auditLogs/signIns": "signIns",
+    "users": "users",
+    "oauth2PermissionGrants": "oauth2PermissionGrants",
+    "policies/authorizationPolicy": "authorizationPolicy",
+    "identity/conditionalAccess/policies": "conditionalAccessPolicies",
+}
 
 
 def _graph_kind(rest: str) -> str | None:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.constants import APPLE_APP_ID, EXCHANGE_ACTIVESYNC, EXCHANGE_ONLINE_APP_ID
-from sim.graph_shapes import admin_grant, service_principal, sign_in, user
+from sim.graph_shapes import admin_grant, legacy_block_policy, service_principal, sign_in, user
 from sim.scenario import Scenario
 
 DEMO_TENANT_ID = "5b1d7a0e-3c39-4f0e-9a8e-4d2c6f1b7a90"
@@ -41,11 +41,6 @@ FIRST = [
     "Rosa",
     "Sven",
     "Tara",
-    "Uma",
-    "Vik",
-    "Wen",
-    "Yara",
-    "Zoë",
 ]
 LAST = [
     "Adams",
@@ -62,12 +57,7 @@ LAST = [
     "López",
     "Müller",
     "Nguyen",
-    "O'Brien",
     "Peters",
-    "Rossi",
-    "Schmidt",
-    "Tanaka",
-    "Weber",
 ]
 
 # EAS user agents of Apple Mail: the number after the slash encodes the iOS build (2004.47 = 20D47).
@@ -92,19 +82,36 @@ GROUPS: list[tuple[str, int, str]] = [
     ("disabled", 2, "excluded"),
     ("guest", 1, "excluded"),
     ("no_mailbox", 1, "excluded"),
+    ("sprayed", 12, "attack_suspected"),
+    ("sprayed_with_iphone", 1, "legacy_active"),
+    ("readded_but_old_ipad", 1, "legacy_active"),
+    ("single_failed_attempt", 1, "legacy_active"),
     ("modern_only", 30, "untracked"),
     ("bystander", 203, "untracked"),
 ]
 
 
-def build_demo_tenant(now: datetime, seed: int = 20261122) -> Scenario:
+NOT_MAILED = {"single_failed_attempt"}
+"""legacy_active groups whose evidence is too thin to mail about."""
+
+# Password spray sources (documentation ranges stand in for the attacker's addresses).
+SPRAY_SOURCES = [("192.0.2.66", "NL"), ("100.64.9.199", "RU"), ("198.18.7.21", "SC")]
+
+
+def build_demo_tenant(now: datetime, seed: int = 20261122, consented: bool = True) -> Scenario:
+    """The demo tenant; ``consented=False`` is the same people in a tenant where users cannot finish the re-add."""
     rng = random.Random(seed)
     scenario = Scenario(tenant_id=DEMO_TENANT_ID)
     scenario.service_principals = [
         service_principal(APPLE_SP_ID, APPLE_APP_ID, "Apple Internet Accounts"),
         service_principal(EXCHANGE_SP_ID, EXCHANGE_ONLINE_APP_ID, "Office 365 Exchange Online"),
     ]
-    scenario.grants = [admin_grant(APPLE_SP_ID, EXCHANGE_SP_ID, "EAS.AccessAsUser.All EWS.AccessAsUser.All")]
+    if consented:
+        scenario.grants = [admin_grant(APPLE_SP_ID, EXCHANGE_SP_ID, "EAS.AccessAsUser.All EWS.AccessAsUser.All")]
+    scenario.ca_policies = [
+        legacy_block_policy("Block legacy authentication (pilot)", "enabledForReportingButNotEnforced")
+    ]
+    spray_hour = (now - timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
     index = 0
     for group, count, expected in GROUPS:
         for _ in range(count):
@@ -112,10 +119,35 @@ def build_demo_tenant(now: datetime, seed: int = 20261122) -> Scenario:
             person = _person(rng, index, group)
             scenario.users.append(person)
             scenario.sign_ins.extend(_activity(rng, person, group, now))
+            if group.startswith("sprayed"):
+                scenario.sign_ins.extend(_spray(rng, person, index, spray_hour))
             if expected != "untracked":
                 scenario.expected[person["id"]] = expected
+            if expected == "legacy_active" and group not in NOT_MAILED and consented:
+                scenario.mailed.add(person["id"])
     scenario.sort()
     return scenario
+
+
+def _spray(rng: random.Random, person: dict[str, Any], index: int, hour: datetime) -> list[dict[str, Any]]:
+    """Two wrong-password attempts from two of the spray sources, inside the same hour."""
+    attempts = []
+    for ip, country in (SPRAY_SOURCES[index % 3], SPRAY_SOURCES[(index + 1) % 3]):
+        attempts.append(
+            sign_in(
+                _uuid(rng),
+                hour + timedelta(minutes=rng.randint(0, 55), seconds=rng.randint(0, 59)),
+                person,
+                client_app=EXCHANGE_ACTIVESYNC,
+                error_code=50126,
+                ip=ip,
+                country=country,
+                user_agent=rng.choice(["BAV2ROPC", ""]),
+                operating_system="",
+                failure_reason="Error validating credentials due to invalid username or password.",
+            )
+        )
+    return attempts
 
 
 def build_empty_tenant(now: datetime) -> Scenario:
@@ -195,8 +227,25 @@ def _activity(rng: random.Random, person: dict[str, Any], group: str, now: datet
                 break
 
     recent = now - timedelta(minutes=rng.randint(20, 600))
-    if group in ("legacy_iphone", "legacy_proxy_only_mail", "disabled", "guest", "no_mailbox"):
+    if group in ("legacy_iphone", "legacy_proxy_only_mail", "disabled", "guest", "no_mailbox", "sprayed_with_iphone"):
         legacy(recent, rng.randint(5, 25), IPHONE_AGENTS)
+    elif group == "readded_but_old_ipad":
+        fixed = now - timedelta(days=10)
+        legacy(fixed, 6, ["Apple-iPhone12C1/1907.71"])
+        apple(fixed + timedelta(minutes=15), 3)
+        legacy(recent, 8, ["Apple-iPad7C3/1702.112"])
+    elif group == "single_failed_attempt":
+        events.append(
+            sign_in(
+                _uuid(rng),
+                now - timedelta(days=2, hours=3),
+                person,
+                client_app=EXCHANGE_ACTIVESYNC,
+                error_code=53003,
+                ip=ip,
+                user_agent="Apple-iPhone11C8/1807.61",
+            )
+        )
     elif group == "legacy_ipad":
         legacy(recent, rng.randint(5, 25), IPAD_AGENTS)
     elif group == "remediated":

@@ -119,3 +119,18 @@ def admin_grant(client_id: str, resource_id: str, scope: str) -> dict[str, Any]:
         "resourceId": resource_id,
         "scope": scope,
     }
+
+
+def legacy_block_policy(name: str, state: str = "enabled") -> dict[str, Any]:
+    """A Conditional Access policy blocking legacy clients for everyone, as Graph returns it."""
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
+        "displayName": name,
+        "state": state,
+        "conditions": {
+            "clientAppTypes": ["exchangeActiveSync", "other"],
+            "applications": {"includeApplications": ["All"], "excludeApplications": []},
+            "users": {"includeUsers": ["All"], "excludeUsers": [], "includeGroups": [], "excludeGroups": []},
+        },
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]},
+    }

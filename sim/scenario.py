@@ -22,9 +22,13 @@ class Scenario:
     sign_ins: list[dict[str, Any]] = field(default_factory=list)
     service_principals: list[dict[str, Any]] = field(default_factory=list)
     grants: list[dict[str, Any]] = field(default_factory=list)
+    authorization_policy: dict[str, Any] = field(default_factory=lambda: authorization_policy(user_consent=False))
+    ca_policies: list[dict[str, Any]] = field(default_factory=list)
     acs_key: str = DEFAULT_ACS_KEY
     expected: dict[str, str] = field(default_factory=dict)
     """Ground truth: user id → the status a correct monitor reaches (for the demo's self-check)."""
+    mailed: set[str] = field(default_factory=set)
+    """Ground truth: the user ids a correct monitor emails (its first message)."""
     faults: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Injected errors by endpoint kind (signIns, users, servicePrincipals, oauth2PermissionGrants,
     emails:send): {"status": 403, "code": "...", "message": "...", "times": 2}; no "times" = always."""
@@ -35,6 +39,27 @@ class Scenario:
     def sort(self) -> None:
         """Graph returns sign-ins newest first; keep them that way once, not per request."""
         self.sign_ins.sort(key=_created, reverse=True)
+
+
+def authorization_policy(user_consent: bool) -> dict[str, Any]:
+    """The tenant's authorizationPolicy; new tenants allow only low-impact user consent."""
+    assigned = [
+        "ManagePermissionGrantsForOwnedResource.microsoft-dynamically-managed-permissions-for-team",
+        "ManagePermissionGrantsForSelf.microsoft-user-default-legacy"
+        if user_consent
+        else "ManagePermissionGrantsForSelf.microsoft-user-default-low",
+    ]
+    return {
+        "id": "authorizationPolicy",
+        "displayName": "Authorization Policy",
+        "allowInvitesFrom": "everyone",
+        "defaultUserRolePermissions": {
+            "allowedToCreateApps": True,
+            "allowedToCreateSecurityGroups": True,
+            "allowedToReadOtherUsers": True,
+            "permissionGrantPoliciesAssigned": assigned,
+        },
+    }
 
 
 def _created(item: dict[str, Any]) -> datetime:
@@ -60,7 +85,10 @@ def load_scenario(name_or_file: str, now: datetime) -> Scenario:
         sign_ins=list(data.get("sign_ins", [])),
         service_principals=list(data.get("service_principals", [])),
         grants=list(data.get("grants", [])),
+        authorization_policy=dict(data.get("authorization_policy") or authorization_policy(user_consent=False)),
+        ca_policies=list(data.get("ca_policies", [])),
         acs_key=data.get("acs_key", DEFAULT_ACS_KEY),
         expected=dict(data.get("expected", {})),
+        mailed=set(data.get("mailed", [])),
         faults=dict(data.get("faults", {})),
     )

@@ -1,16 +1,23 @@
-"""The tenant table: findings about the tenant itself, such as the Apple app's presence and consent."""
+"""The tenant table: one row per finding about the tenant (Apple app, consent, CA block, attack)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+import orjson
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from core.records import AppleAppStatus
+from core.records import AppleAppStatus, ConsentPolicy, LegacyBlockPolicy
+from rules.spray import AttackFinding
+from store.users import _time
 
 APPLE_APP_ROW = "apple_app"
+USER_CONSENT_ROW = "user_consent"
+LEGACY_BLOCK_ROW = "ca_legacy_block"
+ATTACK_ROW = "attack"
+_SYSTEM = {"PartitionKey", "RowKey", "Timestamp", "etag", "ChangedAt"}
 
 
 class TenantRepository:
@@ -18,11 +25,25 @@ class TenantRepository:
         self._table = table
         self._tenant = tenant_id
 
+    def _load(self, row: str) -> dict[str, Any] | None:
+        try:
+            entity = self._table.get_entity(self._tenant, row)
+        except ResourceNotFoundError:
+            return None
+        return {k: v for k, v in entity.items() if k not in _SYSTEM}
+
+    def _save(self, row: str, properties: dict[str, Any], now: datetime) -> bool:
+        """Write only when the finding changed; returns whether a row was written."""
+        if self._load(row) == properties:
+            return False
+        entity = {"PartitionKey": self._tenant, "RowKey": row, **properties, "ChangedAt": now}
+        self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        return True
+
     def load_apple_app(self) -> AppleAppStatus | None:
         """None means the Apple app has never been checked for this tenant."""
-        try:
-            row = self._table.get_entity(self._tenant, APPLE_APP_ROW)
-        except ResourceNotFoundError:
+        row = self._load(APPLE_APP_ROW)
+        if row is None:
             return None
         return AppleAppStatus(
             present=bool(row.get("Present")),
@@ -33,19 +54,87 @@ class TenantRepository:
         )
 
     def save_apple_app(self, status: AppleAppStatus, now: datetime) -> bool:
-        """Write only when the finding changed; returns whether a row was written."""
-        if self.load_apple_app() == status:
-            return False
-        entity: dict[str, Any] = {
-            "PartitionKey": self._tenant,
-            "RowKey": APPLE_APP_ROW,
-            "Present": status.present,
-            "ServicePrincipalId": status.service_principal_id or "",
-            "DisplayName": status.display_name or "",
-            "AdminConsent": status.admin_consent,
-            "Scopes": " ".join(status.scopes),
-            "Ready": status.ready,
-            "ChangedAt": now,
-        }
-        self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
-        return True
+        return self._save(
+            APPLE_APP_ROW,
+            {
+                "Present": status.present,
+                "ServicePrincipalId": status.service_principal_id or "",
+                "DisplayName": status.display_name or "",
+                "AdminConsent": status.admin_consent,
+                "Scopes": " ".join(status.scopes),
+                "Ready": status.ready,
+            },
+            now,
+        )
+
+    def load_user_consent(self) -> ConsentPolicy | None:
+        row = self._load(USER_CONSENT_ROW)
+        if row is None:
+            return None
+        known = row.get("Known")
+        return ConsentPolicy(
+            users_can_consent=bool(row.get("UsersCanConsent")) if known else None,
+            policies=tuple((row.get("Policies") or "").split()),
+            problem=row.get("Problem") or "",
+        )
+
+    def save_user_consent(self, policy: ConsentPolicy, now: datetime) -> bool:
+        return self._save(
+            USER_CONSENT_ROW,
+            {
+                "Known": policy.users_can_consent is not None,
+                "UsersCanConsent": bool(policy.users_can_consent),
+                "Policies": " ".join(policy.policies),
+                "Problem": policy.problem,
+            },
+            now,
+        )
+
+    def load_legacy_block(self) -> LegacyBlockPolicy | None:
+        row = self._load(LEGACY_BLOCK_ROW)
+        if row is None:
+            return None
+        return LegacyBlockPolicy(
+            blocking=tuple(orjson.loads(row.get("Blocking") or "[]")),
+            report_only=tuple(orjson.loads(row.get("ReportOnly") or "[]")),
+            readable=bool(row.get("Readable")),
+            problem=row.get("Problem") or "",
+        )
+
+    def save_legacy_block(self, policy: LegacyBlockPolicy, now: datetime) -> bool:
+        return self._save(
+            LEGACY_BLOCK_ROW,
+            {
+                "Blocking": orjson.dumps(list(policy.blocking)).decode(),
+                "ReportOnly": orjson.dumps(list(policy.report_only)).decode(),
+                "Readable": policy.readable,
+                "Problem": policy.problem,
+            },
+            now,
+        )
+
+    def load_attack(self) -> AttackFinding | None:
+        row = self._load(ATTACK_ROW)
+        if row is None:
+            return None
+        first, last = _time(row.get("FirstSeen")), _time(row.get("LastSeen"))
+        if first is None or last is None:
+            return None
+        return AttackFinding(
+            accounts=int(row.get("Accounts") or 0),
+            sources={str(k): int(v) for k, v in orjson.loads(row.get("Sources") or "{}").items()},
+            first_seen=first,
+            last_seen=last,
+        )
+
+    def save_attack(self, finding: AttackFinding, now: datetime) -> bool:
+        return self._save(
+            ATTACK_ROW,
+            {
+                "Accounts": finding.accounts,
+                "Sources": orjson.dumps(finding.sources).decode(),
+                "FirstSeen": finding.first_seen,
+                "LastSeen": finding.last_seen,
+            },
+            now,
+        )

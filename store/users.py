@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from azure.data.tables import TableClient
 
-from core.records import STATUSES, DirectoryUser, Evidence, Status, UserState, Verdict
+from core.records import STATUSES, DirectoryUser, Evidence, Status, UserState, Verdict, capped
 from store.tables import upsert_in_batches
 
 
@@ -57,17 +57,23 @@ def to_entity(tenant_id: str, state: UserState) -> dict[str, Any]:
         "InDirectory": user is not None,
         "Status": state.verdict.status,
         "Reasons": " ".join(state.verdict.reasons),
+        "Advice": " ".join(state.verdict.advice),
         "StatusSince": state.status_since,
         "RuleVersion": state.rule_version,
         "LegacySuccess": ev.legacy_success,
         "LegacyFailure": ev.legacy_failure,
-        "FailureCodes": orjson.dumps(ev.failure_codes, option=orjson.OPT_SORT_KEYS).decode(),
-        "Protocols": orjson.dumps(ev.protocols, option=orjson.OPT_SORT_KEYS).decode(),
+        "FailureCodes": _json_counts(ev.failure_codes),
+        "Protocols": _json_counts(ev.protocols),
         "FirstLegacyAt": ev.first_legacy_at,
         "LastLegacyAt": ev.last_legacy_at,
         "LastAppleAppAt": ev.last_apple_at,
         "UserAgent": ev.user_agent,
         "DeviceOs": ev.device_os,
+        "Agents": _json_counts(ev.agents),
+        "Networks": _json_counts(ev.networks),
+        "Countries": _json_counts(ev.countries),
+        "CredentialFailures": ev.credential_failures,
+        "SprayFailures": ev.spray_failures,
         "NotifiedCount": state.notified_count,
         "LastNotifiedAt": state.last_notified_at,
     }
@@ -88,6 +94,11 @@ def from_entity(row: Mapping[str, Any]) -> UserState:
         last_apple_at=_time(row.get("LastAppleAppAt")),
         user_agent=row.get("UserAgent") or "",
         device_os=row.get("DeviceOs") or "",
+        agents=_counts(row.get("Agents")),
+        networks=_counts(row.get("Networks")),
+        countries=_counts(row.get("Countries")),
+        credential_failures=int(row.get("CredentialFailures") or 0),
+        spray_failures=int(row.get("SprayFailures") or 0),
     )
     directory = None
     if row.get("InDirectory"):
@@ -107,7 +118,11 @@ def from_entity(row: Mapping[str, Any]) -> UserState:
     return UserState(
         user_id=row["RowKey"],
         evidence=evidence,
-        verdict=Verdict(status=_status(status), reasons=tuple((row.get("Reasons") or "").split())),
+        verdict=Verdict(
+            status=_status(status),
+            reasons=tuple((row.get("Reasons") or "").split()),
+            advice=tuple((row.get("Advice") or "").split()),
+        ),
         rule_version=row.get("RuleVersion") or "",
         status_since=status_since,
         directory=directory,
@@ -118,6 +133,11 @@ def from_entity(row: Mapping[str, Any]) -> UserState:
 
 def _status(value: Any) -> Status:
     return next(s for s in STATUSES if s == value)
+
+
+def _json_counts(counts: dict[str, int]) -> str:
+    """Sorted, capped JSON: the same counts always serialise the same way, so unchanged rows compare equal."""
+    return orjson.dumps(capped(counts), option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _counts(raw: Any) -> dict[str, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -100,10 +101,20 @@ def test_a_failed_step_exits_non_zero_with_the_reason(tenant_id: str, start_sim:
 def test_demo_runs_end_to_end_and_a_second_run_sends_nothing(tmp_path: Path) -> None:
     first = cli("demo", "--state-dir", str(tmp_path))
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "Emails sent through the ACS endpoint this run: 43" in first.stdout
-    assert "all 67 tracked users match the tenant's ground truth" in first.stdout
-    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 43
+    assert "Emails sent through the ACS endpoint this run: 45" in first.stdout
+    assert "all 82 tracked users match the tenant's ground truth" in first.stdout
+    assert re.search(r"attack_suspected\s*│\s*12\s*│", first.stdout)
+    assert re.search(r"legacy_active\s*│\s*46\s*│", first.stdout)
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 45
     second = cli("demo", "--state-dir", str(tmp_path))
     assert second.returncode == 0, second.stdout + second.stderr
     assert "Emails sent through the ACS endpoint this run: 0" in second.stdout
-    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 43
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 45
+
+
+def test_the_unconsented_demo_holds_every_email(tmp_path: Path) -> None:
+    result = cli("demo", "--unconsented", "--state-dir", str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "user emails are held" in result.stdout
+    assert "Emails sent through the ACS endpoint this run: 0" in result.stdout
+    assert list((tmp_path / "outbox").glob("*.eml")) == []

@@ -55,7 +55,7 @@ def test_successful_legacy_signins_make_a_user_legacy_active() -> None:
 def test_failed_legacy_signins_are_counted_by_error_code() -> None:
     ev = evidence(event(NOW - timedelta(hours=1), code=53003), event(NOW - timedelta(hours=7), code=53003))
     assert (ev.legacy_success, ev.legacy_failure, ev.failure_codes) == (0, 2, {"53003": 2})
-    assert evaluate(ev, ALICE, SETTINGS, NOW).reasons == ("legacy_signin_failed",)
+    assert evaluate(ev, ALICE, SETTINGS, NOW).reasons == ("legacy_signin_failed", "stable_device_signature")
 
 
 def test_apple_app_signin_within_the_quiet_period_is_pending() -> None:

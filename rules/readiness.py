@@ -1,0 +1,97 @@
+"""Tenant readiness: may user emails go out, and what would blocking legacy auth break today?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.records import AppleAppStatus, ConsentPolicy, LegacyBlockPolicy
+from rules.rule import Rule
+from rules.spray import AttackFinding
+
+RULE = Rule(
+    name="readiness",
+    version="1",
+    summary="Hold user emails while the re-add cannot succeed; tell the admin what to do.",
+    reasons=("held_tenant_not_ready",),
+)
+
+
+def user_emails_may_go(apple: AppleAppStatus | None, consent: ConsentPolicy | None) -> bool:
+    """Users can finish the re-add when Apple's app has admin consent, or when they may consent themselves."""
+    if apple is not None and apple.ready:
+        return True
+    return consent is not None and consent.users_can_consent is True
+
+
+@dataclass(frozen=True)
+class Finding:
+    name: str
+    ok: bool
+    summary: str
+    action: str = ""
+
+
+def tenant_findings(
+    apple: AppleAppStatus | None,
+    consent: ConsentPolicy | None,
+    legacy_block: LegacyBlockPolicy | None,
+    attack: AttackFinding | None,
+    legacy_active_users: int,
+) -> list[Finding]:
+    findings: list[Finding] = []
+    if apple is None:
+        findings.append(Finding("apple_app", False, "The Apple app has not been checked yet.", "Run the monitor once."))
+    elif apple.ready:
+        findings.append(
+            Finding("apple_app", True, f"{apple.display_name or 'Apple Internet Accounts'} has admin consent.")
+        )
+    else:
+        where = "is not in the tenant" if not apple.present else "has no admin consent for EAS.AccessAsUser.All"
+        may_go = user_emails_may_go(apple, consent)
+        findings.append(
+            Finding(
+                "apple_app",
+                may_go,
+                f"Apple Internet Accounts {where}; "
+                + ("users may consent themselves." if may_go else "user emails are held."),
+                "Grant tenant-wide admin consent to Apple Internet Accounts "
+                "(appId f8d98a96-0999-43f5-8af3-69971c7bb423) in Entra ID > Enterprise applications.",
+            )
+        )
+    if consent is not None and consent.users_can_consent is None:
+        findings.append(Finding("user_consent", False, f"User consent policy unknown: {consent.problem}"))
+    if legacy_block is not None:
+        if not legacy_block.readable:
+            findings.append(Finding("ca_legacy_block", False, f"Conditional Access unknown: {legacy_block.problem}"))
+        elif legacy_block.blocking:
+            findings.append(
+                Finding(
+                    "ca_legacy_block", True, "Legacy authentication is blocked by: " + ", ".join(legacy_block.blocking)
+                )
+            )
+        else:
+            report_only = f" (report-only: {', '.join(legacy_block.report_only)})" if legacy_block.report_only else ""
+            findings.append(
+                Finding(
+                    "ca_legacy_block",
+                    False,
+                    f"No enabled Conditional Access policy blocks legacy authentication{report_only}; "
+                    f"enabling one today would cut off {legacy_active_users} user(s) still on legacy EAS.",
+                    "Fix those users first, then enable a policy blocking client apps "
+                    "'Exchange ActiveSync' and 'Other clients' for all users.",
+                )
+            )
+    if attack is not None and attack.accounts:
+        sources = ", ".join(f"{ip} ({n} accounts)" for ip, n in list(attack.sources.items())[:5])
+        findings.append(
+            Finding(
+                "attack",
+                False,
+                f"Password spray over legacy authentication between {attack.first_seen:%Y-%m-%d %H:%M} and "
+                f"{attack.last_seen:%Y-%m-%d %H:%M} UTC from {sources}: {attack.accounts} account(s) show only "
+                "attack traffic and were not emailed.",
+                "Block legacy authentication with Conditional Access, review these sources, and check the "
+                "accounts' passwords and MFA.",
+            )
+        )
+    return findings

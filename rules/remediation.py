@@ -1,0 +1,25 @@
+"""Did the user re-add the account? An Apple-app sign-in after the last legacy one, then quiet."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from core.records import Evidence
+from rules.rule import Rule
+
+RULE = Rule(
+    name="remediation",
+    version="1",
+    summary="Apple-app sign-in after the last legacy one; remediated once no legacy sign-in for the quiet period.",
+    reasons=("apple_app_signin_after_legacy", "quiet_period_running", "no_legacy_signin_in_quiet_period"),
+)
+
+
+def remediation_stage(
+    evidence: Evidence, quiet_hours: int, now: datetime
+) -> Literal["remediated", "pending_verification"] | None:
+    last_legacy, last_apple = evidence.last_legacy_at, evidence.last_apple_at
+    if last_legacy is None or last_apple is None or last_apple <= last_legacy:
+        return None
+    return "remediated" if now - last_legacy >= timedelta(hours=quiet_hours) else "pending_verification"

@@ -1,0 +1,117 @@
+"""Pure rules: version-aware advice, spray detection across accounts, stable devices, bounded counts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from core.records import OTHER, Evidence, SignInEvent, capped
+from core.settings import Settings
+from rules.advice import advice_for
+from rules.evidence import fold_legacy
+from rules.legacy_activity import classify
+from rules.spray import SprayTracker
+from rules.user_agent import parse_user_agent
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+SETTINGS = Settings(tenant_id="t")
+EAS = frozenset({"exchange activesync"})
+
+
+@pytest.mark.parametrize(
+    ("agent", "advice"),
+    [
+        ("Apple-iPhone8C1/1502.1", ("update_ios_first", "remove_and_readd")),  # iOS 11
+        ("Apple-iPhone9C3/1604.57", ("remove_and_readd",)),  # iOS 12.1.4
+        ("Apple-iPhone12C1/1906.1", ("remove_and_readd",)),  # 19F: iOS 15.5
+        ("Apple-iPhone12C1/1907.71", ("migration_blocked", "remove_and_readd", "clear_safari_data")),  # 15.6
+        ("Apple-iPhone15C2/2106.5", ("migration_blocked", "remove_and_readd", "clear_safari_data")),  # 17
+        ("Apple-MacBook/2206.1", ("readd_in_internet_accounts",)),
+        ("Android-SAMSUNG-SM-G991B/102.60101", ("readd_with_modern_auth",)),
+        ("garbage", ("readd_with_modern_auth",)),
+    ],
+)
+def test_advice_follows_the_ios_version(agent: str, advice: tuple[str, ...]) -> None:
+    assert advice_for(parse_user_agent(agent)) == advice
+
+
+def test_ios_15_minor_versions_are_known() -> None:
+    assert parse_user_agent("Apple-iPhone12C1/1907.71").os_version == "15.6"
+    assert parse_user_agent("Apple-iPhone12C1/1906.1").os_version == "15.5"
+    assert parse_user_agent("Apple-iPhone14C2/2004.47").os_version == "16"
+
+
+def failure(user: str, ip: str, minute: int, code: int = 50126, agent: str = "BAV2ROPC") -> SignInEvent:
+    return SignInEvent(
+        id=f"{user}-{ip}-{minute}",
+        created_at=NOW + timedelta(minutes=minute),
+        user_id=user,
+        upn=f"{user}@c.example",
+        app_id="",
+        client_app="Exchange ActiveSync",
+        error_code=code,
+        ip=ip,
+        user_agent=agent,
+        country="NL",
+    )
+
+
+def test_one_source_failing_on_many_accounts_in_an_hour_is_a_spray() -> None:
+    events = [failure(f"u{i}", "192.0.2.66", minute=i * 10) for i in range(5)]
+    events += [failure("u0", "198.51.100.7", minute=70, code=53003, agent="Apple-iPhone14C2/2004.47")]
+    acc: dict[str, Evidence] = {}
+    fold_legacy(acc, events, EAS)
+    tracker = SprayTracker(min_accounts=5)
+    tracker.add(events)
+    finding = tracker.apply(acc)
+    assert finding is not None
+    assert finding.sources == {"192.0.2.66": 5}
+    assert (finding.first_seen, finding.last_seen) == (NOW, NOW + timedelta(minutes=40))
+    assert acc["u1"].spray_failures == 1
+    assert acc["u1"].networks == {}  # the attacker's network is not the user's
+    assert acc["u0"].networks == {"198.51.100.0/24": 1}
+    assert classify(acc["u1"], SETTINGS) == (
+        "attack_suspected",
+        ("spray_source", "credential_failures", "no_stable_device"),
+    )
+
+
+def test_four_accounts_or_a_policy_refusal_are_not_a_spray() -> None:
+    events = [failure(f"u{i}", "192.0.2.66", minute=i) for i in range(4)]
+    events += [failure(f"p{i}", "192.0.2.70", minute=i, code=53003) for i in range(9)]
+    tracker = SprayTracker(min_accounts=5)
+    tracker.add(events)
+    assert tracker.sources() == set()
+    assert tracker.apply({}) is None
+
+
+def test_the_same_source_spread_over_two_hours_is_not_counted_as_one_burst() -> None:
+    events = [failure(f"u{i}", "192.0.2.66", minute=i * 20) for i in range(5)]  # 0..80 min: 3 + 2 per hour
+    tracker = SprayTracker(min_accounts=5)
+    tracker.add(events)
+    assert tracker.sources() == set()
+
+
+def test_a_roaming_phone_refused_by_policy_is_still_a_device() -> None:
+    events = [
+        failure("u", f"10.{n}.0.1", minute=n * 90, code=53003, agent="Apple-iPhone14C2/2004.47") for n in range(8)
+    ]
+    acc: dict[str, Evidence] = {}
+    fold_legacy(acc, events, EAS)
+    assert len(acc["u"].networks) == 8
+    assert classify(acc["u"], SETTINGS) == ("legacy_active", ("legacy_signin_failed", "stable_device_signature"))
+
+
+def test_counts_stay_bounded_and_exact() -> None:
+    counts = {f"10.0.{i}.0/24": i + 1 for i in range(40)}
+    kept = capped(counts, keep=16)
+    assert len(kept) == 16
+    assert sum(kept.values()) == sum(counts.values())
+    assert kept[OTHER] == sum(range(1, 26))
+    assert capped(kept, keep=16) == kept
+    events = [failure("u", f"10.0.{i}.1", minute=i) for i in range(300)]
+    acc: dict[str, Evidence] = {}
+    fold_legacy(acc, events, EAS)
+    assert len(acc["u"].networks) <= 64
+    assert sum(acc["u"].networks.values()) == 300
