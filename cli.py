@@ -95,6 +95,45 @@ def report(
 
 
 @app.command()
+def findings(
+    format: Annotated[ReportFormat, typer.Option("--format", help="table or json.")] = ReportFormat.table,
+) -> None:
+    """Tenant findings for the admin: Apple app consent, Conditional Access readiness, password spray."""
+    from rich.table import Table
+
+    from rules.readiness import tenant_findings
+    from store.tables import table_service
+    from store.tenant import TenantRepository
+    from store.users import UserRepository
+
+    settings = _settings()
+    service = table_service(settings)
+    tenant = TenantRepository(service.get_table_client("tenant"), settings.tenant_id)
+    legacy = UserRepository(service.get_table_client("users"), settings.tenant_id).query("legacy_active")
+    found = tenant_findings(
+        tenant.load_apple_app(),
+        tenant.load_user_consent(),
+        tenant.load_legacy_block(),
+        tenant.load_attack(),
+        len(legacy),
+    )
+    if format is ReportFormat.table:
+        table = Table(title="Tenant findings")
+        for column in ("finding", "ok", "summary", "next action"):
+            table.add_column(column)
+        for item in found:
+            table.add_row(item.name, "yes" if item.ok else "no", item.summary, item.action)
+        console.print(table)
+        return
+    import dataclasses
+
+    import orjson
+
+    rows = [dataclasses.asdict(item) for item in found]
+    sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+@app.command()
 def sim(
     scenario: Annotated[str, typer.Option(help="Built-in scenario (demo, empty) or a JSON file.")] = "demo",
     port: Annotated[int, typer.Option(help="Loopback port; 0 picks a free one.", min=0, max=65535)] = 0,

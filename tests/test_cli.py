@@ -71,6 +71,10 @@ def test_run_once_then_report(tenant_id: str, start_sim: StartSim, azurite: Azur
     table = cli("report", env=env)
     assert "alice@contoso.example" in table.stdout and "legacy_active" in table.stdout
 
+    found = {f["name"]: f for f in json.loads(cli("findings", "--format", "json", env=env).stdout)}
+    assert found["apple_app"]["ok"] is True
+    assert "enabling one today would cut off 1 user(s)" in found["ca_legacy_block"]["summary"]
+
 
 def test_missing_settings_exit_2_and_name_them() -> None:
     result = cli("run", "--once")
