@@ -52,6 +52,8 @@ def compose_remediation(state: UserState, settings: Settings) -> OutgoingEmail:
         "device": device.label if device.platform != "unknown" else "",
         "user_agent": state.evidence.user_agent,
         "is_mac": device.platform == "macos",
+        "update_first": "update_ios_first" in state.verdict.advice,
+        "clear_safari": "clear_safari_data" in state.verdict.advice,
         "last_seen": last_seen.strftime("%Y-%m-%d") if last_seen else "",
         "contact_line": settings.contact_line,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from core.records import DirectoryUser, Evidence, UserState, Verdict
@@ -48,6 +49,22 @@ def test_the_message_names_the_device_the_date_and_the_steps() -> None:
     assert email.text.rstrip().endswith("Questions? Call the helpdesk on 555-0100.")
     assert "{{" not in email.text and "{%" not in email.html
     assert email.to_address == "zoe@contoso.example"
+
+
+def test_advice_codes_add_the_update_and_safari_steps() -> None:
+    old = replace(
+        legacy_user("Zoë", "Apple-iPhone8C1/1502.1"),
+        verdict=Verdict("legacy_active", (), ("update_ios_first", "remove_and_readd")),
+    )
+    text = compose_remediation(old, SETTINGS).text
+    assert "First update the device: Settings > General > Software Update." in text
+    assert "Clear History and Website Data" not in text
+    blocked = replace(
+        old, verdict=Verdict("legacy_active", (), ("migration_blocked", "remove_and_readd", "clear_safari_data"))
+    )
+    email = compose_remediation(blocked, SETTINGS)
+    assert "Clear History and Website Data" in email.text and "Clear History and Website Data" in email.html
+    assert "Software Update" not in email.text
 
 
 def test_mac_mail_gets_the_internet_accounts_steps() -> None:
