@@ -5,14 +5,22 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: install demo test lint typecheck unit clean
+.PHONY: install demo test lint typecheck unit infra clean
 
-install: $(VENV)/.installed node_modules/.installed
+INFRA_VENV := .venv-infra
+
+install: $(VENV)/.installed node_modules/.installed $(INFRA_VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
 	$(PY) -m pip install $(PIP_FLAGS) -r requirements-dev.txt
+	touch $@
+
+$(INFRA_VENV)/.installed: requirements-infra.txt
+	$(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements-infra.txt
+	$(INFRA_VENV)/bin/python -m pip install $(PIP_FLAGS) --no-deps pycep-parser==0.7.1
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -32,7 +40,10 @@ typecheck: install
 unit: install
 	$(PY) -m pytest -q
 
+infra: install
+	$(INFRA_VENV)/bin/checkov -d infra --framework bicep --compact --quiet --skip-download
+
 test: lint typecheck unit
 
 clean:
-	rm -rf $(VENV) node_modules .demo .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(INFRA_VENV) node_modules .demo .mypy_cache .ruff_cache .pytest_cache

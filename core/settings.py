@@ -28,6 +28,10 @@ SCHEDULE_SETTINGS: dict[str, str] = {
 }
 """NCRONTAB schedules the Functions host reads as %NAME% (UTC); ours to document, not to parse."""
 
+LOCAL_ONLY_SETTINGS = frozenset({"LAM_TABLES_CONNECTION_STRING", "LAM_ACS_KEY"})
+"""Secrets for the local stack (Azurite, the simulator). A deployment never sets them: in Azure the
+managed identity reaches the tables and ACS, and infra/ is tested to leave these out."""
+
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}

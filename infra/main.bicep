@@ -1,0 +1,157 @@
+// Legacy Auth Monitor: one deployment for one tenant. `azd up` provisions this and deploys the app.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(40)
+@description('Name of the environment (azd), used in resource names.')
+param environmentName string
+
+@description('Azure region for the resource group and the Function App.')
+param location string
+
+@description('Where ACS keeps its data: United States, Europe, UK, Australia, Japan, ...')
+param emailDataLocation string = 'Europe'
+
+@description('Custom sending domain (verified in DNS after deployment). Empty: Azure-managed domain, 10 mails/hour.')
+param customEmailDomain string = ''
+
+@description('Local part of the sender address.')
+param senderUsername string = 'DoNotReply'
+
+@allowed(['off', 'dry-run', 'live'])
+@description('Start in dry-run; switch to live after a pilot (docs/deploy.md).')
+param notifyMode string = 'dry-run'
+
+@description('Grant Exchange.ManageAsApp for the optional device-partnership collector.')
+param collectDevices bool = false
+
+@description('Comma-separated UPNs never to mail (service accounts, rooms).')
+param excludedUpns string = ''
+
+param contactLine string = 'Questions? Please contact your IT helpdesk.'
+param legacyProtocols string = 'Exchange ActiveSync'
+param lookbackDays int = 30
+param overlapMinutes int = 15
+param staleDays int = 60
+param remediationQuietHours int = 24
+param sprayMinAccounts int = 5
+param deviceMinAttempts int = 2
+param deviceMaxNetworks int = 3
+
+@description('NCRONTAB (UTC) schedules of the three timers.')
+param collectSchedule string = '0 */30 * * * *'
+param appleCheckSchedule string = '0 15 */6 * * *'
+param notifySchedule string = '0 0 8-17 * * 1-5'
+
+var tags = { 'azd-env-name': environmentName, app: 'legacy-auth-monitor' }
+var token = toLower(uniqueString(subscription().id, environmentName, location))
+var deploymentContainerName = 'app-package'
+var stateTables = ['users', 'checkpoints', 'runs', 'notifications', 'tenant']
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  scope: rg
+  name: 'identity'
+  params: { name: 'id-lam-${token}', location: location, tags: tags }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  scope: rg
+  name: 'monitoring'
+  params: {
+    workspaceName: 'log-lam-${token}'
+    appInsightsName: 'appi-lam-${token}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  scope: rg
+  name: 'storage'
+  params: {
+    name: 'stlam${token}'
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
+    tableNames: stateTables
+  }
+}
+
+module communication 'modules/communication.bicep' = {
+  scope: rg
+  name: 'communication'
+  params: {
+    emailServiceName: 'ecs-lam-${token}'
+    communicationServiceName: 'acs-lam-${token}'
+    dataLocation: emailDataLocation
+    senderUsername: senderUsername
+    customDomain: customEmailDomain
+    tags: tags
+  }
+}
+
+module roles 'modules/roles.bicep' = {
+  scope: rg
+  name: 'roles'
+  params: {
+    principalId: identity.outputs.principalId
+    storageName: storage.outputs.name
+    communicationServiceName: 'acs-lam-${token}'
+  }
+  dependsOn: [communication]
+}
+
+module graphRoles 'modules/graph-roles.bicep' = {
+  scope: rg
+  name: 'graph-roles'
+  params: { principalId: identity.outputs.principalId, collectDevices: collectDevices }
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  scope: rg
+  name: 'function-app'
+  params: {
+    planName: 'plan-lam-${token}'
+    appName: 'func-lam-${token}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageName: storage.outputs.name
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    storageTableEndpoint: storage.outputs.tableEndpoint
+    deploymentContainerName: deploymentContainerName
+    appInsightsConnectionString: monitoring.outputs.connectionString
+    acsEndpoint: communication.outputs.endpoint
+    senderAddress: communication.outputs.senderAddress
+    monitor: {
+      notifyMode: notifyMode
+      lookbackDays: lookbackDays
+      overlapMinutes: overlapMinutes
+      staleDays: staleDays
+      remediationQuietHours: remediationQuietHours
+      sprayMinAccounts: sprayMinAccounts
+      deviceMinAttempts: deviceMinAttempts
+      deviceMaxNetworks: deviceMaxNetworks
+      excludedUpns: excludedUpns
+      legacyProtocols: legacyProtocols
+      contactLine: contactLine
+      collectSchedule: collectSchedule
+      appleCheckSchedule: appleCheckSchedule
+      notifySchedule: notifySchedule
+    }
+  }
+  dependsOn: [roles]
+}
+
+output AZURE_RESOURCE_GROUP string = rg.name
+output FUNCTION_APP_NAME string = functionApp.outputs.name
+output FUNCTION_APP_URL string = 'https://${functionApp.outputs.hostName}'
+output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output SENDER_ADDRESS string = communication.outputs.senderAddress

@@ -1,0 +1,122 @@
+// Flex Consumption (FC1) Linux Function App, Python 3.11, running as the user-assigned identity.
+// Every LAM_* setting the app reads is set here (tests compare this list with core/settings.py).
+param planName string
+param appName string
+param location string
+param tags object
+param identityId string
+param identityClientId string
+param storageName string
+param storageBlobEndpoint string
+param storageTableEndpoint string
+param deploymentContainerName string
+param appInsightsConnectionString string
+param acsEndpoint string
+param senderAddress string
+param monitor object
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    //checkov:skip=CKV_AZURE_225:Zone redundancy for Flex Consumption is regional and costs always-ready instances; timers retry on the next schedule.
+    reserved: true
+  }
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  name: appName
+  location: location
+  tags: union(tags, { 'azd-service-name': 'monitor' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${identityId}': {} }
+  }
+  properties: {
+    //checkov:skip=CKV_AZURE_17:Client certificates are not used: admins call the HTTP views with a function key (or Entra ID auth, docs/deploy.md).
+    //checkov:skip=CKV_AZURE_222:The admin HTTP views need a reachable endpoint; without a VNet that is the public one, behind function keys and HTTPS only.
+    //checkov:skip=CKV_AZURE_212:Flex Consumption scales from zero by design; the work is timer-driven and resumes on the next schedule.
+    //checkov:skip=CKV_AZURE_213:No health-check path: Flex Consumption instances are event-driven and there is no always-on web tier to probe.
+    serverFarmId: plan.id
+    httpsOnly: true
+    publicNetworkAccess: 'Enabled'
+    keyVaultReferenceIdentity: identityId
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storageBlobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: 40
+        instanceMemoryMB: 2048
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      appSettings: [
+        // Host storage through the identity: no AzureWebJobsStorage connection string.
+        { name: 'AzureWebJobsStorage__accountName', value: storageName }
+        { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
+        { name: 'AzureWebJobsStorage__clientId', value: identityClientId }
+        // Identifies the resource only; local auth is disabled, ingestion authenticates with Entra ID.
+        { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
+        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
+        { name: 'LAM_TENANT_ID', value: tenant().tenantId }
+        { name: 'LAM_GRAPH_BASE_URL', value: 'https://graph.microsoft.com' }
+        { name: 'LAM_SIGNINS_API_VERSION', value: 'beta' }
+        { name: 'LAM_GRAPH_AUTH', value: 'managed-identity' }
+        { name: 'LAM_MANAGED_IDENTITY_CLIENT_ID', value: identityClientId }
+        { name: 'LAM_TABLES_ENDPOINT', value: storageTableEndpoint }
+        { name: 'LAM_ACS_ENDPOINT', value: acsEndpoint }
+        { name: 'LAM_SENDER_ADDRESS', value: senderAddress }
+        { name: 'LAM_NOTIFY_MODE', value: monitor.notifyMode }
+        { name: 'LAM_OUTBOX_DIR', value: '/tmp/lam-outbox' }
+        { name: 'LAM_LOOKBACK_DAYS', value: string(monitor.lookbackDays) }
+        { name: 'LAM_OVERLAP_MINUTES', value: string(monitor.overlapMinutes) }
+        { name: 'LAM_STALE_DAYS', value: string(monitor.staleDays) }
+        { name: 'LAM_REMEDIATION_QUIET_HOURS', value: string(monitor.remediationQuietHours) }
+        { name: 'LAM_SPRAY_MIN_ACCOUNTS', value: string(monitor.sprayMinAccounts) }
+        { name: 'LAM_DEVICE_MIN_ATTEMPTS', value: string(monitor.deviceMinAttempts) }
+        { name: 'LAM_DEVICE_MAX_NETWORKS', value: string(monitor.deviceMaxNetworks) }
+        { name: 'LAM_EXCLUDED_UPNS', value: monitor.excludedUpns }
+        { name: 'LAM_LEGACY_PROTOCOLS', value: monitor.legacyProtocols }
+        { name: 'LAM_CONTACT_LINE', value: monitor.contactLine }
+        { name: 'LAM_COLLECT_SCHEDULE', value: monitor.collectSchedule }
+        { name: 'LAM_APPLE_CHECK_SCHEDULE', value: monitor.appleCheckSchedule }
+        { name: 'LAM_NOTIFY_SCHEDULE', value: monitor.notifySchedule }
+      ]
+    }
+  }
+}
+
+// No FTP and no basic-auth deployment credentials: deployments use the identity.
+resource publishingCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = [
+  for kind in ['ftp', 'scm']: {
+    parent: app
+    name: kind
+    properties: { allow: false }
+  }
+]
+
+output name string = app.name
+output hostName string = app.properties.defaultHostName
