@@ -5,11 +5,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: install demo test lint typecheck unit infra clean
+.PHONY: install browser demo test lint typecheck unit infra clean
 
 INFRA_VENV := .venv-infra
 
-install: $(VENV)/.installed node_modules/.installed $(INFRA_VENV)/.installed
+install: $(VENV)/.installed node_modules/.installed $(INFRA_VENV)/.installed browser
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,11 +23,17 @@ $(INFRA_VENV)/.installed: requirements-infra.txt
 	$(INFRA_VENV)/bin/python -m pip install $(PIP_FLAGS) --no-deps pycep-parser==0.7.1
 	touch $@
 
+# Debian's Chromium for the dashboard's browser test (root on CI and these machines; else use sudo).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-demo: install
+demo: $(VENV)/.installed node_modules/.installed
 	$(PY) -m cli demo
 
 lint: install

@@ -70,28 +70,61 @@ def run(
 def report(
     format: Annotated[ReportFormat, typer.Option("--format", help="Output format.")] = ReportFormat.table,
     status: Annotated[str | None, typer.Option(help="Only users with this status.")] = None,
+    protocol: Annotated[str | None, typer.Option(help="Only users seen on this legacy protocol.")] = None,
+    platform: Annotated[str | None, typer.Option(help="ios, ipados, macos, android, outlook or unknown.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only users with a legacy sign-in since (ISO date).")] = None,
+    summary: Annotated[bool, typer.Option("--summary", help="Counts by status, platform, iOS version.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Write to this file instead of the terminal.")] = None,
 ) -> None:
-    """Print the users in the state table."""
-    from report.users import ReportError, render_table, to_csv, to_json, user_rows, validate_status
+    """Print the users in the state table (or a summary), filtered like GET /api/users."""
+    from report.queries import parse_filter, summarize
+    from report.users import ReportError, render_table, to_csv, to_json, user_rows
     from store.tables import table_service
     from store.users import UserRepository
 
+    given = {"status": status, "protocol": protocol, "platform": platform, "since": since}
     try:
-        validate_status(status)
+        flt = parse_filter({k: v for k, v in given.items() if v is not None})
     except ReportError as exc:
         errors.print(f"[red]--{exc}[/]", highlight=False)
         raise typer.Exit(2) from exc
     settings = _settings()
     repo = UserRepository(table_service(settings).get_table_client("users"), settings.tenant_id)
-    rows = user_rows(repo.query(status))
-    if format is ReportFormat.json:
-        sys.stdout.write(to_json(rows).decode() + "\n")
-    elif format is ReportFormat.csv:
-        sys.stdout.write(to_csv(rows))
-    else:
-        from report.users import render_table
+    states = [s for s in repo.query(flt.status) if flt.matches(s)]
+    if summary:
+        import orjson
 
-        render_table(rows, console)
+        text = orjson.dumps(summarize(states), option=orjson.OPT_INDENT_2).decode() + "\n"
+    elif format is ReportFormat.json:
+        text = to_json(user_rows(states)).decode() + "\n"
+    elif format is ReportFormat.csv:
+        text = ("\ufeff" if out else "") + to_csv(user_rows(states))  # Excel reads UTF-8 files by their BOM
+    else:
+        if out:
+            errors.print("[red]--out needs --format json or csv[/]")
+            raise typer.Exit(2)
+        render_table(user_rows(states), console)
+        return
+    if out:
+        out.write_text(text, encoding="utf-8", newline="")
+        console.print(f"{len(states)} users written to {out}")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Loopback port.", min=1, max=65535)] = 8080,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+) -> None:
+    """Serve the admin views (/api/dashboard, /api/users, ...) locally, the same app as in Azure."""
+    import uvicorn
+
+    from report.app import build_admin_app
+
+    settings = _settings()
+    console.print(f"Dashboard: http://{host}:{port}/api/dashboard")
+    uvicorn.run(build_admin_app(lambda: settings), host=host, port=port, log_level="warning")
 
 
 @app.command()

@@ -147,6 +147,8 @@ async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) 
         run.details["modern_only_users"] = sum(
             1 for uid, ev in delta.items() if uid not in prior and ev.last_legacy_at is None
         )
+        # Status counts after this run: the dashboard's trend line reads them from the runs table.
+        run.details.update({f"status_{k}": v for k, v in Counter(s.verdict.status for s in states).items()})
 
     return await _recorded(svc, "collect", now or utcnow(), body)
 

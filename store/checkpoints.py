@@ -10,7 +10,7 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from store.users import _time
+from store.tables import utc_datetime
 
 FENCE_HASH_BYTES = 8
 FENCE_CHUNK_BYTES = 64 * 1024 - 8  # one binary property holds at most 64 KiB
@@ -45,7 +45,7 @@ class CheckpointRepository:
             return Checkpoint(name)
         blob = b"".join(row.get(f"Fence{i}") or b"" for i in range(int(row.get("FenceChunks") or 0)))
         fence = {blob[i : i + FENCE_HASH_BYTES] for i in range(0, len(blob), FENCE_HASH_BYTES)}
-        return Checkpoint(name, watermark=_time(row.get("Watermark")), fence=fence)
+        return Checkpoint(name, watermark=utc_datetime(row.get("Watermark")), fence=fence)
 
     def save(self, checkpoint: Checkpoint) -> None:
         blob = b"".join(sorted(checkpoint.fence))

@@ -9,7 +9,7 @@ from typing import Any
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from store.users import _time
+from store.tables import utc_datetime
 
 LEDGER_STATES = ("sending", "sent", "dry-run", "failed")
 
@@ -58,6 +58,12 @@ class NotificationLedger:
     def complete(self, entry: LedgerEntry) -> None:
         self._table.upsert_entity(_to_row(self._tenant, entry), mode=UpdateMode.REPLACE)
 
+    def for_user(self, user_id: str) -> list[LedgerEntry]:
+        rows = self._table.query_entities(
+            "PartitionKey eq @pk and UserId eq @user", parameters={"pk": self._tenant, "user": user_id}
+        )
+        return sorted((_from_row(row) for row in rows), key=lambda e: e.created_at)
+
     def all(self) -> list[LedgerEntry]:
         rows = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": self._tenant})
         return [_from_row(row) for row in rows]
@@ -83,7 +89,7 @@ def _to_row(tenant_id: str, entry: LedgerEntry) -> dict[str, Any]:
 
 
 def _from_row(row: dict[str, Any]) -> LedgerEntry:
-    created = _time(row.get("CreatedAt"))
+    created = utc_datetime(row.get("CreatedAt"))
     if created is None:
         raise ValueError(f"notifications row {row.get('RowKey')!r}: CreatedAt is missing")
     return LedgerEntry(
@@ -95,6 +101,6 @@ def _from_row(row: dict[str, Any]) -> LedgerEntry:
         locale=row.get("Locale") or "",
         recipient=row.get("Recipient") or "",
         created_at=created,
-        completed_at=_time(row.get("CompletedAt")),
+        completed_at=utc_datetime(row.get("CompletedAt")),
         error=row.get("Error") or "",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -65,3 +66,13 @@ def _batches(entities: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]
         size += entity_size
     if batch:
         yield batch
+
+
+def utc_datetime(value: Any) -> datetime | None:
+    """Table timestamps come back as aware datetimes (a subclass); normalise to plain datetime."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        utc = value.astimezone(UTC)
+        return datetime.combine(utc.date(), utc.time(), tzinfo=UTC)
+    raise ValueError(f"expected a datetime, got {type(value).__name__}")

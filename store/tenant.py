@@ -11,7 +11,7 @@ from azure.data.tables import TableClient, UpdateMode
 
 from core.records import AppleAppStatus, ConsentPolicy, LegacyBlockPolicy
 from rules.spray import AttackFinding
-from store.users import _time
+from store.tables import utc_datetime
 
 APPLE_APP_ROW = "apple_app"
 USER_CONSENT_ROW = "user_consent"
@@ -117,7 +117,7 @@ class TenantRepository:
         row = self._load(ATTACK_ROW)
         if row is None:
             return None
-        first, last = _time(row.get("FirstSeen")), _time(row.get("LastSeen"))
+        first, last = utc_datetime(row.get("FirstSeen")), utc_datetime(row.get("LastSeen"))
         if first is None or last is None:
             return None
         return AttackFinding(

@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient
 
 from core.records import STATUSES, DirectoryUser, Evidence, Status, UserState, Verdict, capped
-from store.tables import upsert_in_batches
+from store.tables import upsert_in_batches, utc_datetime
 
 
 class UserRepository:
     def __init__(self, table: TableClient, tenant_id: str) -> None:
         self._table = table
         self._tenant = tenant_id
+
+    @property
+    def table(self) -> TableClient:
+        return self._table
+
+    @property
+    def tenant_id(self) -> str:
+        return self._tenant
+
+    def get(self, user_id: str) -> UserState | None:
+        try:
+            return from_entity(self._table.get_entity(self._tenant, user_id))
+        except ResourceNotFoundError:
+            return None
 
     def load_all(self) -> dict[str, UserState]:
         rows = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": self._tenant})
@@ -89,9 +103,9 @@ def from_entity(row: Mapping[str, Any]) -> UserState:
         legacy_failure=int(row.get("LegacyFailure") or 0),
         failure_codes=_counts(row.get("FailureCodes")),
         protocols=_counts(row.get("Protocols")),
-        first_legacy_at=_time(row.get("FirstLegacyAt")),
-        last_legacy_at=_time(row.get("LastLegacyAt")),
-        last_apple_at=_time(row.get("LastAppleAppAt")),
+        first_legacy_at=utc_datetime(row.get("FirstLegacyAt")),
+        last_legacy_at=utc_datetime(row.get("LastLegacyAt")),
+        last_apple_at=utc_datetime(row.get("LastAppleAppAt")),
         user_agent=row.get("UserAgent") or "",
         device_os=row.get("DeviceOs") or "",
         agents=_counts(row.get("Agents")),
@@ -112,7 +126,7 @@ def from_entity(row: Mapping[str, Any]) -> UserState:
             account_enabled=bool(row.get("AccountEnabled")),
             user_type=row.get("UserType") or "Member",
         )
-    status_since = _time(row.get("StatusSince"))
+    status_since = utc_datetime(row.get("StatusSince"))
     if status_since is None:
         raise ValueError(f"users row {row.get('RowKey')!r}: StatusSince is missing")
     return UserState(
@@ -127,7 +141,7 @@ def from_entity(row: Mapping[str, Any]) -> UserState:
         status_since=status_since,
         directory=directory,
         notified_count=int(row.get("NotifiedCount") or 0),
-        last_notified_at=_time(row.get("LastNotifiedAt")),
+        last_notified_at=utc_datetime(row.get("LastNotifiedAt")),
     )
 
 
@@ -145,13 +159,3 @@ def _counts(raw: Any) -> dict[str, int]:
         return {}
     data = orjson.loads(raw)
     return {str(k): int(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-
-def _time(value: Any) -> datetime | None:
-    """Table timestamps come back as aware datetimes (a subclass); normalise to plain datetime."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        utc = value.astimezone(UTC)
-        return datetime.combine(utc.date(), utc.time(), tzinfo=UTC)
-    raise ValueError(f"expected a datetime, got {type(value).__name__}")

@@ -34,7 +34,7 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
-def test_run_once_then_report(tenant_id: str, start_sim: StartSim, azurite: Azurite) -> None:
+def test_run_once_then_report(tenant_id: str, start_sim: StartSim, azurite: Azurite, tmp_path: Path) -> None:
     from core.clock import utcnow
 
     now = utcnow()  # the CLI reads the real clock
@@ -70,6 +70,15 @@ def test_run_once_then_report(tenant_id: str, start_sim: StartSim, azurite: Azur
 
     table = cli("report", env=env)
     assert "alice@contoso.example" in table.stdout and "legacy_active" in table.stdout
+
+    summary = json.loads(cli("report", "--summary", "--since", str(now.date()), env=env).stdout)
+    assert summary["by_status"]["legacy_active"] == 1 and summary["tracked"] == 1
+    out = tmp_path / "users.csv"
+    written = cli("report", "--format", "csv", "--platform", "ios", "--out", str(out), env=env)
+    assert "2 users written to" in written.stdout
+    assert out.read_bytes().startswith(b"\xef\xbb\xbfuser_id,upn")
+    bad = cli("report", "--platform", "nokia", env=env)
+    assert bad.returncode == 2 and "platform: 'nokia' is not one of" in bad.stderr
 
     found = {f["name"]: f for f in json.loads(cli("findings", "--format", "json", env=env).stdout)}
     assert found["apple_app"]["ok"] is True

@@ -1,0 +1,233 @@
+"""The admin views, one ASGI app (Starlette): JSON/CSV API and the dashboard.
+
+Served in Azure through azure.functions' ASGI middleware from one HTTP function, and locally by
+`python -m cli serve` with uvicorn. Every value from the query string is validated and reaches
+Table Storage only as an OData parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.routing import Route
+
+from core.clock import utcnow
+from core.settings import Settings, load_settings
+from report.queries import (
+    FILTERS,
+    decode_token,
+    page_users,
+    parse_filter,
+    parse_limit,
+    summarize,
+    user_detail,
+)
+from report.users import ReportError, status_counts, to_csv, user_rows
+from rules.readiness import tenant_findings
+from store.notifications import NotificationLedger
+from store.runs import RunRecord, RunRepository
+from store.tables import table_service
+from store.tenant import TenantRepository
+from store.users import UserRepository
+
+HERE = Path(__file__).parent
+STATIC = {"dashboard.css": "text/css", "table-sort.js": "text/javascript"}
+KEY_PARAM = "code"  # the Functions host's function key; carried over to links, never interpreted
+CSP = (
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+class Repos:
+    def __init__(self, settings: Settings) -> None:
+        service = table_service(settings)
+        tid = settings.tenant_id
+        self.users = UserRepository(service.get_table_client("users"), tid)
+        self.ledger = NotificationLedger(service.get_table_client("notifications"), tid)
+        self.runs = RunRepository(service.get_table_client("runs"), tid)
+        self.tenant = TenantRepository(service.get_table_client("tenant"), tid)
+
+
+@lru_cache(maxsize=4)
+def _repos(settings: Settings) -> Repos:
+    return Repos(settings)
+
+
+@lru_cache(maxsize=1)
+def _templates() -> Environment:
+    return Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body, option=orjson.OPT_INDENT_2), status, media_type="application/json")
+
+
+def _allowed(request: Request, *names: str) -> None:
+    unknown = sorted(set(request.query_params) - {*names, KEY_PARAM})
+    if unknown:
+        allowed = ", ".join(names) or "none"
+        raise ReportError(f"unknown query parameter(s): {', '.join(unknown)}; allowed: {allowed}")
+
+
+def build_admin_app(settings_loader: Callable[[], Settings] = load_settings) -> Starlette:
+    def view(handler: Callable[[Request, Repos], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                response = await handler(request, _repos(settings_loader()))
+            except ReportError as exc:
+                response = _json({"error": str(exc)}, 400)
+            response.headers.update(SECURITY_HEADERS)
+            return response
+
+        return endpoint
+
+    async def users(request: Request, repos: Repos) -> Response:
+        _allowed(request, *FILTERS, "format", "limit", "continuation")
+        fmt = request.query_params.get("format", "json")
+        if fmt not in ("json", "csv"):
+            raise ReportError(f"format: {fmt!r} is not one of json, csv")
+        flt = parse_filter(request.query_params)
+        if fmt == "csv":  # the whole filtered set, for Excel
+            rows = user_rows(s for s in repos.users.query(flt.status) if flt.matches(s))
+            return Response(
+                "\ufeff" + to_csv(rows),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": 'attachment; filename="legacy-auth-users.csv"'},
+            )
+        limit = parse_limit(request.query_params.get("limit"))
+        rows, token = page_users(repos.users, flt, limit, decode_token(request.query_params.get("continuation")))
+        return _json({"users": rows, "continuation": token})
+
+    async def one_user(request: Request, repos: Repos) -> Response:
+        _allowed(request)
+        detail = user_detail(repos.users, repos.ledger, request.path_params["user_id"].lower())
+        return _json(detail) if detail else _json({"error": "no tracked user with this id"}, 404)
+
+    async def summary(request: Request, repos: Repos) -> Response:
+        _allowed(request)
+        states = repos.users.query()
+        return _json({**summarize(states), "findings": [vars(f) for f in _findings(repos, states)]})
+
+    async def runs(request: Request, repos: Repos) -> Response:
+        _allowed(request, "limit")
+        limit = parse_limit(request.query_params.get("limit"))
+        return _json([_run_json(r) for r in repos.runs.recent(limit)])
+
+    async def dashboard(request: Request, repos: Repos) -> Response:
+        _allowed(request)
+        key = request.query_params.get(KEY_PARAM)
+
+        def link(path: str, **params: str) -> str:
+            query = {**params, **({KEY_PARAM: key} if key else {})}
+            return f"/api/{path}" + (f"?{urlencode(query)}" if query else "")
+
+        states = repos.users.query()
+        rows = user_rows(states)
+        html = (
+            _templates()
+            .get_template("dashboard.html")
+            .render(
+                counts=status_counts(states),
+                tracked=len(states),
+                summary=summarize(states),
+                findings=_findings(repos, states),
+                trend=trend_points(repos.runs.recent(1000, step="collect")),
+                rows=rows,
+                link=link,
+                generated=utcnow().strftime("%Y-%m-%d %H:%M UTC"),
+            )
+        )
+        return HTMLResponse(html)
+
+    async def static(request: Request, repos: Repos) -> Response:
+        name = request.path_params["name"]
+        if name not in STATIC:
+            return _json({"error": "not found"}, 404)
+        return FileResponse(HERE / "static" / name, media_type=STATIC[name])
+
+    return Starlette(
+        routes=[
+            Route("/api/users", view(users)),
+            Route("/api/users/{user_id}", view(one_user)),
+            Route("/api/summary", view(summary)),
+            Route("/api/runs", view(runs)),
+            Route("/api/dashboard", view(dashboard)),
+            Route("/api/static/{name}", view(static)),
+        ]
+    )
+
+
+def _findings(repos: Repos, states: list[Any]) -> list[Any]:
+    return tenant_findings(
+        repos.tenant.load_apple_app(),
+        repos.tenant.load_user_consent(),
+        repos.tenant.load_legacy_block(),
+        repos.tenant.load_attack(),
+        sum(1 for s in states if s.verdict.status == "legacy_active"),
+    )
+
+
+def _run_json(run: RunRecord) -> dict[str, Any]:
+    return {
+        "step": run.step,
+        "started_at": run.started_at.isoformat(),
+        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+        "outcome": run.outcome,
+        "pages": run.pages,
+        "events": run.events,
+        "skipped": run.skipped,
+        "users_changed": run.users_changed,
+        "writes": run.writes,
+        "emails": run.emails,
+        "message": run.message,
+        "details": run.details,
+    }
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    day: str
+    legacy_active: int
+    remediated: int
+    x: float = 0.0
+    y_legacy: float = 0.0
+    y_remediated: float = 0.0
+
+
+def trend_points(collect_runs: list[RunRecord], days: int = 30, width: int = 600) -> list[TrendPoint]:
+    """Per day, the last successful collect run's counts of legacy_active and remediated users,
+    placed on a width × 200 SVG canvas."""
+    by_day: dict[str, RunRecord] = {}
+    for run in collect_runs:  # newest first: keep the first seen per day
+        if run.outcome == "succeeded":
+            by_day.setdefault(run.started_at.strftime("%Y-%m-%d"), run)
+    days_kept = sorted(by_day)[-days:]
+    counts = [
+        (day, by_day[day].details.get("status_legacy_active", 0), by_day[day].details.get("status_remediated", 0))
+        for day in days_kept
+    ]
+    top = max([1, *(max(legacy, done) for _, legacy, done in counts)])
+    step = width / max(len(counts) - 1, 1)
+    return [
+        TrendPoint(
+            day, legacy, done, round(i * step, 1), round(180 - 160 * legacy / top, 1), round(180 - 160 * done / top, 1)
+        )
+        for i, (day, legacy, done) in enumerate(counts)
+    ]

@@ -1,0 +1,173 @@
+"""Admin queries over the state tables: validated filters, OData parameters (never pasted text), paging."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from core.constants import LEGACY_CLIENT_APPS
+from core.records import STATUSES, UserState
+from report.users import ReportError, user_row, validate_status
+from rules.user_agent import parse_user_agent
+from store.notifications import NotificationLedger
+from store.users import UserRepository, from_entity
+
+PLATFORMS = ("ios", "ipados", "macos", "android", "outlook", "unknown")
+FILTERS = ("status", "protocol", "platform", "since")
+MAX_PAGE = 500
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+@dataclass(frozen=True)
+class UserFilter:
+    status: str | None = None
+    protocol: str | None = None
+    platform: str | None = None
+    since: datetime | None = None
+
+    def matches(self, state: UserState) -> bool:
+        """All filters in Python: for whole-set exports, and for what Table Storage cannot evaluate
+        (protocols live inside JSON, the platform inside the user agent)."""
+        if self.status and state.verdict.status != self.status:
+            return False
+        last = state.evidence.last_legacy_at
+        if self.since and (last is None or last < self.since):
+            return False
+        if self.protocol and self.protocol.casefold() not in {p.casefold() for p in state.evidence.protocols}:
+            return False
+        return not (self.platform and platform_of(state) != self.platform)
+
+
+def platform_of(state: UserState) -> str:
+    return parse_user_agent(state.evidence.user_agent).platform
+
+
+def parse_filter(params: Mapping[str, str]) -> UserFilter:
+    """Every value checked against what it may be; a bad one names its parameter."""
+    protocol = params.get("protocol") or None
+    if protocol is not None and protocol.casefold() not in LEGACY_CLIENT_APPS:
+        raise ReportError(f"protocol: {protocol!r} is not a legacy clientAppUsed value such as 'Exchange ActiveSync'")
+    platform = params.get("platform") or None
+    if platform is not None and platform not in PLATFORMS:
+        raise ReportError(f"platform: {platform!r} is not one of {', '.join(PLATFORMS)}")
+    since = None
+    if params.get("since"):
+        try:
+            since = datetime.fromisoformat(params["since"].replace("Z", "+00:00"))
+        except ValueError:
+            raise ReportError(f"since: {params['since']!r} is not an ISO-8601 date like 2026-11-01") from None
+        since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
+    return UserFilter(validate_status(params.get("status") or None), protocol, platform, since)
+
+
+def parse_limit(raw: str | None) -> int:
+    if raw is None:
+        return 100
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise ReportError(f"limit: must be a whole number from 1 to {MAX_PAGE}")
+    return int(raw)
+
+
+def encode_token(token: Mapping[str, Any] | None) -> str | None:
+    return base64.urlsafe_b64encode(orjson.dumps(dict(token))).decode() if token else None
+
+
+def decode_token(raw: str | None) -> dict[str, str] | None:
+    if not raw:
+        return None
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(raw.encode()))
+    except (binascii.Error, orjson.JSONDecodeError, ValueError):
+        raise ReportError("continuation: not a token this API issued") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise ReportError("continuation: not a token this API issued")
+    return data
+
+
+def page_users(
+    repo: UserRepository, flt: UserFilter, limit: int, continuation: dict[str, str] | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of users in RowKey order. Status and date are OData parameters; protocol and platform
+    are applied to the page, so a page can hold fewer than ``limit`` rows and still have a next one."""
+    query = "PartitionKey eq @pk"
+    params: dict[str, Any] = {"pk": repo.tenant_id}
+    if flt.status:
+        query += " and Status eq @status"
+        params["status"] = flt.status
+    if flt.since:
+        query += " and LastLegacyAt ge @since"
+        params["since"] = flt.since
+    # The Tables SDK's continuation token is a dict (next PartitionKey/RowKey), though typed as str.
+    pager: Any = repo.table.query_entities(query, parameters=params, results_per_page=limit)
+    pages: Any = pager.by_page(continuation_token=continuation)
+    try:
+        rows = [from_entity(entity) for entity in next(pages)]
+    except StopIteration:
+        return [], None
+    return [user_row(s) for s in rows if flt.matches(s)], encode_token(pages.continuation_token)
+
+
+def user_detail(repo: UserRepository, ledger: NotificationLedger, user_id: str) -> dict[str, Any] | None:
+    if not _GUID.match(user_id):
+        raise ReportError("id: must be a user object id (GUID)")
+    state = repo.get(user_id)
+    if state is None:
+        return None
+    evidence = state.evidence
+    device = parse_user_agent(evidence.user_agent)
+    return {
+        **user_row(state),
+        "platform": device.platform,
+        "ios_version": device.os_version,
+        "evidence": {
+            "failure_codes": evidence.failure_codes,
+            "protocols": evidence.protocols,
+            "agents": evidence.agents,
+            "networks": evidence.networks,
+            "countries": evidence.countries,
+            "credential_failures": evidence.credential_failures,
+            "spray_failures": evidence.spray_failures,
+        },
+        "rule_version": state.rule_version,
+        "notifications": [
+            {
+                "message_id": e.message_id,
+                "state": e.state,
+                "template": e.template,
+                "locale": e.locale,
+                "created_at": e.created_at.isoformat(),
+                "completed_at": e.completed_at.isoformat() if e.completed_at else None,
+                "error": e.error,
+            }
+            for e in ledger.for_user(user_id)
+        ],
+    }
+
+
+def ios_band(state: UserState) -> str:
+    device = parse_user_agent(state.evidence.user_agent)
+    if device.platform not in ("ios", "ipados") or device.os_major is None:
+        return "n/a"
+    if device.os_major < 12:
+        return "below 12"
+    return "12 to 15.5" if (device.os_major, device.os_minor or 0) < (15, 6) else "15.6 or later"
+
+
+def summarize(states: list[UserState]) -> dict[str, Any]:
+    statuses = Counter(s.verdict.status for s in states)
+    active = [s for s in states if s.verdict.status == "legacy_active"]
+    return {
+        "tracked": len(states),
+        "by_status": {status: statuses.get(status, 0) for status in STATUSES},
+        "legacy_active_by_platform": dict(Counter(platform_of(s) for s in active).most_common()),
+        "legacy_active_by_ios_version": dict(Counter(ios_band(s) for s in active).most_common()),
+        "notified": sum(1 for s in states if s.notified_count),
+    }
