@@ -134,7 +134,6 @@ def findings(
     """Tenant findings for the admin: Apple app consent, Conditional Access readiness, password spray."""
     from rich.table import Table
 
-    from rules.readiness import tenant_findings
     from store.tables import table_service
     from store.tenant import TenantRepository
     from store.users import UserRepository
@@ -143,13 +142,7 @@ def findings(
     service = table_service(settings)
     tenant = TenantRepository(service.get_table_client("tenant"), settings.tenant_id)
     legacy = UserRepository(service.get_table_client("users"), settings.tenant_id).query("legacy_active")
-    found = tenant_findings(
-        tenant.load_apple_app(),
-        tenant.load_user_consent(),
-        tenant.load_legacy_block(),
-        tenant.load_attack(),
-        len(legacy),
-    )
+    found = tenant.findings(len(legacy))
     if format is ReportFormat.table:
         table = Table(title="Tenant findings")
         for column in ("finding", "ok", "summary", "next action"):

@@ -12,17 +12,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from collectors.apple_app import check_apple_app
+from collectors.devices import DeviceCollectorError, collect_devices, could_be_legacy, exchange_token
 from collectors.directory import fetch_users
 from collectors.graph import GraphClient, build_graph_client
 from collectors.signins import apple_app_filter, legacy_filter, signin_pages
 from collectors.tenant_policy import check_legacy_block, check_user_consent
 from core.clock import utcnow
-from core.records import DirectoryUser, Evidence, UserState
+from core.records import DeviceRecord, DirectoryUser, Evidence, UserState
 from core.settings import Settings
 from notify.notifier import notify_due
 from notify.senders import Sender, build_sender
+from rules.devices import judge_device
 from rules.evidence import fold_apple, fold_legacy
-from rules.readiness import user_emails_may_go
+from rules.readiness import DeviceFinding, user_emails_may_go
 from rules.spray import AttackFinding, SprayTracker
 from rules.status import RULE_VERSION, evaluate
 from store.checkpoints import Checkpoint, CheckpointRepository, fence_key
@@ -132,8 +134,9 @@ async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) 
             await _read_stream(svc, name, run, delta, skipped, spray) for name in (LEGACY_STREAM, APPLE_STREAM)
         ]
         attack = spray.apply(delta)
-        directory = await _directory_for(svc, prior, delta, skipped)
-        states = evaluate_all(prior, delta, directory, svc.settings, run.started_at)
+        devices = await _devices_for(svc, run, skipped) if svc.settings.collect_devices else None
+        directory = await _directory_for(svc, prior, delta, skipped, devices)
+        states = evaluate_all(prior, delta, directory, svc.settings, run.started_at, devices)
         run.users_changed = sum(1 for s in states if prior.get(s.user_id) != s)
         run.writes = svc.users.save_changed(states, prior)
         for before, after in checkpoints:
@@ -200,11 +203,43 @@ async def _read_stream(
     return before, after
 
 
+async def _devices_for(
+    svc: Services, run: RunRecord, skipped: Counter[str]
+) -> dict[str, tuple[DeviceRecord, ...]] | None:
+    """Partnerships by user for users with a device that could be legacy; None when Exchange refused
+    (the stored device lists are then kept, and the admin finding says what to grant)."""
+    try:
+        harvest = await collect_devices(svc.settings, await exchange_token(svc.settings))
+    except DeviceCollectorError as exc:
+        run.writes += svc.tenant.save_device_finding(DeviceFinding(readable=False, problem=exc.finding), run.started_at)
+        return None
+    skipped.update(harvest.skipped)
+    by_user: dict[str, list[DeviceRecord]] = {}
+    for device in harvest.devices:
+        by_user.setdefault(device.user_id, []).append(device)
+    relevant = {uid: tuple(devs) for uid, devs in by_user.items() if any(could_be_legacy(d) for d in devs)}
+    judged = [judge_device(d, svc.settings.stale_days, run.started_at) for devs in relevant.values() for d in devs]
+    finding = DeviceFinding(
+        readable=True,
+        devices=len(harvest.devices),
+        legacy=sum(1 for v in judged if v.reasons),
+        obsolete=sum(1 for v in judged if not v.active),
+        requests=harvest.requests,
+    )
+    run.writes += svc.tenant.save_device_finding(finding, run.started_at)
+    run.details["exchange_requests"] = harvest.requests
+    return relevant
+
+
 async def _directory_for(
-    svc: Services, prior: dict[str, UserState], delta: dict[str, Evidence], skipped: Counter[str]
+    svc: Services,
+    prior: dict[str, UserState],
+    delta: dict[str, Evidence],
+    skipped: Counter[str],
+    devices: dict[str, tuple[DeviceRecord, ...]] | None = None,
 ) -> dict[str, DirectoryUser]:
     """Directory entries for users with new legacy evidence; others keep what the state row holds."""
-    wanted = {uid for uid, ev in delta.items() if ev.last_legacy_at is not None or uid in prior}
+    wanted = {uid for uid, ev in delta.items() if ev.last_legacy_at is not None or uid in prior} | set(devices or ())
     users, user_skips = await fetch_users(svc.graph, wanted)
     skipped.update(user_skips)
     return users
@@ -216,17 +251,23 @@ def evaluate_all(
     directory: dict[str, DirectoryUser],
     settings: Settings,
     now: datetime,
+    devices: dict[str, tuple[DeviceRecord, ...]] | None = None,
 ) -> list[UserState]:
-    """Merge new evidence into each tracked user and decide their status. Pure: no I/O."""
+    """Merge new evidence into each tracked user and decide their status. Pure: no I/O.
+
+    ``devices`` is this run's partnership list by user, or None when devices were not collected
+    (each user then keeps the devices stored with them)."""
     states: list[UserState] = []
-    for user_id in sorted(prior.keys() | delta.keys()):
+    for user_id in sorted(prior.keys() | delta.keys() | set(devices or ())):
         before = prior.get(user_id)
         new = delta.get(user_id)
         evidence = before.evidence.merged(new) if before and new else (before.evidence if before else new)
-        if evidence is None or (before is None and evidence.last_legacy_at is None):
-            continue  # only users with legacy evidence are tracked
+        user_devices = (devices or {}).get(user_id, ()) if devices is not None else (before.devices if before else ())
+        if before is None and (evidence is None or evidence.last_legacy_at is None) and not user_devices:
+            continue  # only users with legacy evidence (sign-ins or partnerships) are tracked
+        evidence = evidence or Evidence()
         user = directory.get(user_id) or (before.directory if before else None)
-        verdict = evaluate(evidence, user, settings, now)
+        verdict = evaluate(evidence, user, settings, now, user_devices)
         keep_since = before is not None and before.verdict.status == verdict.status
         states.append(
             UserState(
@@ -238,6 +279,7 @@ def evaluate_all(
                 directory=user,
                 notified_count=before.notified_count if before else 0,
                 last_notified_at=before.last_notified_at if before else None,
+                devices=user_devices,
             )
         )
     return states

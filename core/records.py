@@ -71,6 +71,30 @@ class AppleAppStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    """One Exchange ActiveSync device partnership (Get-MobileDevice), reduced to what the rules need."""
+
+    user_id: str
+    device_id: str
+    friendly_name: str = ""
+    device_os: str = ""
+    device_type: str = ""
+    device_model: str = ""
+    user_agent: str = ""
+    client_type: str = ""
+    client_version: str = ""
+    first_sync: datetime | None = None
+    last_sync: datetime | None = None
+    access_state: str = ""
+
+    @property
+    def label(self) -> str:
+        """How the user knows it: "iPhone 8, first synced 2017-03-02"."""
+        name = self.friendly_name or self.device_model or self.device_type or "device"
+        return f"{name}, first synced {self.first_sync:%Y-%m-%d}" if self.first_sync else name
+
+
+@dataclass(frozen=True, slots=True)
 class ConsentPolicy:
     """Whether ordinary users may consent to apps such as Apple's themselves (authorization policy)."""
 
@@ -163,6 +187,8 @@ class UserState:
     directory: DirectoryUser | None = None
     notified_count: int = 0
     last_notified_at: datetime | None = None
+    devices: tuple[DeviceRecord, ...] = ()
+    """Exchange device partnerships (when the device collector is on)."""
 
 
 def _add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:

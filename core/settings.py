@@ -71,6 +71,10 @@ class Settings:
     excluded_upns: frozenset[str] = frozenset()
     legacy_protocols: tuple[str, ...] = (EXCHANGE_ACTIVESYNC,)
     contact_line: str = "Questions? Please contact your IT helpdesk."
+    collect_devices: bool = False
+    exo_base_url: str = "https://outlook.office365.com"
+    exo_organization: str | None = None
+    """The tenant's initial domain (contoso.onmicrosoft.com), for Exchange's anchor mailbox header."""
 
     @property
     def graph_is_loopback(self) -> bool:
@@ -115,6 +119,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         reader.problems.append("LAM_ACS_ENDPOINT: required when LAM_NOTIFY_MODE is 'live'")
     if notify_mode in ("live", "dry-run") and not sender and "LAM_SENDER_ADDRESS" not in reader.bad:
         reader.problems.append(f"LAM_SENDER_ADDRESS: required when LAM_NOTIFY_MODE is {notify_mode!r}")
+    collect_devices = reader.optional("LAM_COLLECT_DEVICES", _bool, False)
+    exo_organization = reader.optional("LAM_EXO_ORGANIZATION", _domain, None)
+    if collect_devices and not exo_organization and "LAM_EXO_ORGANIZATION" not in reader.bad:
+        reader.problems.append(
+            "LAM_EXO_ORGANIZATION: required when LAM_COLLECT_DEVICES is true (the initial domain, "
+            "e.g. contoso.onmicrosoft.com)"
+        )
     settings = Settings(
         tenant_id=tenant_id or "",
         graph_base_url=graph_base_url,
@@ -138,6 +149,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         excluded_upns=reader.optional("LAM_EXCLUDED_UPNS", _upn_list, frozenset[str]()),
         legacy_protocols=reader.optional("LAM_LEGACY_PROTOCOLS", _protocols, (EXCHANGE_ACTIVESYNC,)),
         contact_line=reader.optional("LAM_CONTACT_LINE", _nonempty, Settings.contact_line),
+        collect_devices=collect_devices,
+        exo_base_url=reader.optional("LAM_EXO_BASE_URL", _service_url, "https://outlook.office365.com"),
+        exo_organization=exo_organization,
     )
     if reader.problems:
         raise SettingsError(reader.problems)
@@ -228,6 +242,18 @@ def _email(raw: str) -> str:
     if not _EMAIL.match(raw):
         raise ValueError("must be an email address like DoNotReply@contoso.com")
     return raw
+
+
+def _bool(raw: str) -> bool:
+    if raw.casefold() not in ("true", "false"):
+        raise ValueError("must be true or false")
+    return raw.casefold() == "true"
+
+
+def _domain(raw: str) -> str:
+    if not re.match(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$", raw):
+        raise ValueError("must be a domain name like contoso.onmicrosoft.com")
+    return raw.lower()
 
 
 def _nonempty(raw: str) -> str:

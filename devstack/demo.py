@@ -23,7 +23,6 @@ from core.records import UserState
 from core.settings import load_settings
 from devstack.azurite import ROOT, Azurite
 from report.users import status_counts, user_rows
-from rules.readiness import tenant_findings
 from sim.demo_tenant import DOMAIN, build_demo_tenant
 from sim.scenario import Scenario
 from sim.server import SimServer
@@ -59,6 +58,9 @@ def run_demo(console: Console, fresh: bool = False, demo_dir: Path = DEMO_DIR, c
                 "LAM_SENDER_ADDRESS": SENDER,
                 "LAM_NOTIFY_MODE": "live",
                 "LAM_OUTBOX_DIR": str(outbox),
+                "LAM_COLLECT_DEVICES": "true",
+                "LAM_EXO_BASE_URL": sim.url,
+                "LAM_EXO_ORGANIZATION": "contoso.onmicrosoft.com",
             }
         )
         try:
@@ -69,13 +71,7 @@ def run_demo(console: Console, fresh: bool = False, demo_dir: Path = DEMO_DIR, c
         service = table_service(settings)
         states = UserRepository(service.get_table_client("users"), scenario.tenant_id).load_all()
         tenant = TenantRepository(service.get_table_client("tenant"), scenario.tenant_id)
-        findings = tenant_findings(
-            tenant.load_apple_app(),
-            tenant.load_user_consent(),
-            tenant.load_legacy_block(),
-            tenant.load_attack(),
-            sum(1 for s in states.values() if s.verdict.status == "legacy_active"),
-        )
+        findings = tenant.findings(sum(1 for s in states.values() if s.verdict.status == "legacy_active"))
         sent_now = len(sim.state.sent)
 
     steps = Table(title="This cycle")

@@ -22,8 +22,11 @@ param senderUsername string = 'DoNotReply'
 @description('Start in dry-run; switch to live after a pilot (docs/deploy.md).')
 param notifyMode string = 'dry-run'
 
-@description('Grant Exchange.ManageAsApp for the optional device-partnership collector.')
+@description('Collect Exchange device partnerships (grants Exchange.ManageAsApp; an Exchange role stays a manual step).')
 param collectDevices bool = false
+
+@description('The tenant initial domain, e.g. contoso.onmicrosoft.com: required when collectDevices is true.')
+param exoOrganization string = ''
 
 @description('Comma-separated UPNs never to mail (service accounts, rooms).')
 param excludedUpns string = ''
@@ -145,6 +148,8 @@ module functionApp 'modules/functionapp.bicep' = {
       collectSchedule: collectSchedule
       appleCheckSchedule: appleCheckSchedule
       notifySchedule: notifySchedule
+      collectDevices: collectDevices
+      exoOrganization: exoOrganization
     }
   }
   dependsOn: [roles]

@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from core.records import UserState
 from core.settings import Settings
+from rules.devices import legacy_profile_device
 from rules.user_agent import parse_user_agent
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -44,12 +45,13 @@ def compose_remediation(state: UserState, settings: Settings) -> OutgoingEmail:
     user = state.directory
     if user is None or not user.mail:
         raise ValueError(f"user {state.user_id} has no mailbox address; it cannot be mailed")
-    device = parse_user_agent(state.evidence.user_agent)
+    partnership = legacy_profile_device(state.devices) if "pre_ios12_profile" in state.verdict.reasons else None
+    device = parse_user_agent(partnership.user_agent if partnership else state.evidence.user_agent)
     last_seen = state.evidence.last_legacy_at
     context = {
         "display_name": user.display_name or user.upn,
         "upn": user.upn,
-        "device": device.label if device.platform != "unknown" else "",
+        "device": partnership.label if partnership else device.label if device.platform != "unknown" else "",
         "user_agent": state.evidence.user_agent,
         "is_mac": device.platform == "macos",
         "update_first": "update_ios_first" in state.verdict.advice,

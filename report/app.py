@@ -33,7 +33,6 @@ from report.queries import (
     user_detail,
 )
 from report.users import ReportError, status_counts, to_csv, user_rows
-from rules.readiness import tenant_findings
 from store.notifications import NotificationLedger
 from store.runs import RunRecord, RunRepository
 from store.tables import table_service
@@ -175,13 +174,7 @@ def build_admin_app(settings_loader: Callable[[], Settings] = load_settings) -> 
 
 
 def _findings(repos: Repos, states: list[Any]) -> list[Any]:
-    return tenant_findings(
-        repos.tenant.load_apple_app(),
-        repos.tenant.load_user_consent(),
-        repos.tenant.load_legacy_block(),
-        repos.tenant.load_attack(),
-        sum(1 for s in states if s.verdict.status == "legacy_active"),
-    )
+    return repos.tenant.findings(sum(1 for s in states if s.verdict.status == "legacy_active"))
 
 
 def _run_json(run: RunRecord) -> dict[str, Any]:

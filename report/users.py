@@ -13,7 +13,8 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from core.records import STATUSES, UserState
+from core.records import STATUSES, DeviceRecord, UserState
+from rules.devices import legacy_profile_device
 from rules.user_agent import parse_user_agent
 
 COLUMNS = [
@@ -24,6 +25,7 @@ COLUMNS = [
     "reasons",
     "advice",
     "device",
+    "devices",
     "user_agent",
     "legacy_success",
     "legacy_failure",
@@ -62,7 +64,8 @@ def user_row(state: UserState) -> dict[str, Any]:
         "status": state.verdict.status,
         "reasons": list(state.verdict.reasons),
         "advice": list(state.verdict.advice),
-        "device": parse_user_agent(ev.user_agent).label if ev.user_agent else "",
+        "device": _device_label(state),
+        "devices": [_partnership(d) for d in state.devices],
         "user_agent": ev.user_agent,
         "legacy_success": ev.legacy_success,
         "legacy_failure": ev.legacy_failure,
@@ -73,6 +76,18 @@ def user_row(state: UserState) -> dict[str, Any]:
         "notified_count": state.notified_count,
         "last_notified_at": _iso(state.last_notified_at),
     }
+
+
+def _device_label(state: UserState) -> str:
+    partnership = legacy_profile_device(state.devices) if "pre_ios12_profile" in state.verdict.reasons else None
+    if partnership is not None:
+        return partnership.label
+    return parse_user_agent(state.evidence.user_agent).label if state.evidence.user_agent else ""
+
+
+def _partnership(device: DeviceRecord) -> str:
+    last = f", last sync {device.last_sync:%Y-%m-%d}" if device.last_sync else ""
+    return f"{device.label} ({device.client_type} {device.client_version}{last})"
 
 
 def status_counts(states: Iterable[UserState]) -> dict[str, int]:
@@ -89,7 +104,14 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({**row, "reasons": " ".join(row["reasons"]), "advice": " ".join(row["advice"])})
+        writer.writerow(
+            {
+                **row,
+                "reasons": " ".join(row["reasons"]),
+                "advice": " ".join(row["advice"]),
+                "devices": "; ".join(row["devices"]),
+            }
+        )
     return out.getvalue()
 
 

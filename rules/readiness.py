@@ -24,6 +24,18 @@ def user_emails_may_go(apple: AppleAppStatus | None, consent: ConsentPolicy | No
 
 
 @dataclass(frozen=True)
+class DeviceFinding:
+    """The device collector's last outcome: what it saw, or what the admin must grant."""
+
+    readable: bool
+    problem: str = ""
+    devices: int = 0
+    legacy: int = 0
+    obsolete: int = 0
+    requests: int = 0
+
+
+@dataclass(frozen=True)
 class Finding:
     name: str
     ok: bool
@@ -37,8 +49,24 @@ def tenant_findings(
     legacy_block: LegacyBlockPolicy | None,
     attack: AttackFinding | None,
     legacy_active_users: int,
+    devices: DeviceFinding | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
+    if devices is not None and not devices.readable:
+        findings.append(Finding("device_partnerships", False, f"Device partnerships unavailable: {devices.problem}"))
+    elif devices is not None:
+        findings.append(
+            Finding(
+                "device_partnerships",
+                devices.legacy == 0,
+                f"Exchange device partnerships: {devices.devices} read in {devices.requests} request(s); "
+                f"{devices.legacy} still sync with a legacy profile; {devices.obsolete} obsolete (listed, not mailed).",
+                "Ask the owners of legacy profiles to re-add the account (they are emailed); "
+                "remove obsolete partnerships in the Exchange admin center."
+                if devices.legacy or devices.obsolete
+                else "",
+            )
+        )
     if apple is None:
         findings.append(Finding("apple_app", False, "The Apple app has not been checked yet.", "Run the monitor once."))
     elif apple.ready:

@@ -35,6 +35,36 @@ MAX_PAGE = {"signIns": 1000, "users": 999, "oauth2PermissionGrants": 1000, "cond
 
 
 @dataclass
+class ExchangeIndex:
+    """Lookups for per-mailbox and per-device cmdlets, so a 10,000-mailbox tenant answers quickly."""
+
+    devices: list[dict[str, Any]]
+    mailboxes: dict[str, dict[str, Any]]
+    devices_by_mailbox: dict[str, list[dict[str, Any]]]
+    by_identity: dict[str, dict[str, Any]]
+
+    @classmethod
+    def build(cls, scenario: Scenario) -> ExchangeIndex:
+        mailboxes: dict[str, dict[str, Any]] = {}
+        for mailbox in scenario.mailboxes:
+            for key in (mailbox.get("Identity"), mailbox.get("UserPrincipalName")):
+                if key:
+                    mailboxes[str(key).casefold()] = mailbox
+        by_mailbox: dict[str, list[dict[str, Any]]] = {}
+        by_identity: dict[str, dict[str, Any]] = {}
+        for device in scenario.devices:
+            owner = str(device.get("Identity", "")).split("\\ExchangeActiveSyncDevices\\")[0].casefold()
+            owner_box = mailboxes.get(owner)
+            upn = str(owner_box.get("UserPrincipalName")).casefold() if owner_box else owner
+            for key in {owner, upn}:
+                by_mailbox.setdefault(key, []).append(device)
+            for key in (device.get("Guid"), device.get("Identity")):
+                if key:
+                    by_identity[str(key).casefold()] = device
+        return cls(scenario.devices, mailboxes, by_mailbox, by_identity)
+
+
+@dataclass
 class SimState:
     """What the simulator saw: tests and the demo read it to check behaviour from the outside."""
 
@@ -44,6 +74,14 @@ class SimState:
     sent: list[dict[str, Any]] = field(default_factory=list)
     operations: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _exchange: tuple[int, int, ExchangeIndex] | None = None
+
+    def exchange_index(self) -> ExchangeIndex:
+        """Built on first use, rebuilt when a test changes the scenario's mailboxes or devices."""
+        key = (len(self.scenario.mailboxes), len(self.scenario.devices))
+        if self._exchange is None or self._exchange[:2] != key:
+            self._exchange = (*key, ExchangeIndex.build(self.scenario))
+        return self._exchange[2]
 
     def count(self, kind: str) -> Response | None:
         """Count a request of this kind; return the injected fault's response if one applies."""
@@ -159,6 +197,52 @@ def build_app(state: SimState) -> ASGIApp:
             return _json({"error": {"code": "NotFound", "message": "unknown operation"}}, 404)
         return _json({"id": operation_id, "status": status})
 
+    async def invoke_command(request: Request) -> Response:
+        """Exchange Online's admin API: Get-Mailbox, Get-MobileDevice, Get-MobileDeviceStatistics."""
+        try:
+            cmdlet = orjson.loads(await request.body())["CmdletInput"]
+            name, params = cmdlet["CmdletName"], cmdlet.get("Parameters") or {}
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return _json({"error": {"code": "BadRequest", "message": "CmdletInput is required"}}, 400)
+        fault = state.count("InvokeCommand")
+        state.count(f"InvokeCommand:{name}")
+        if fault is not None:
+            return fault
+        if request.path_params["tenant"] != state.scenario.tenant_id:
+            return _json({"error": {"code": "Unauthorized", "message": "tenant mismatch"}}, 401)
+        if not request.headers.get("x-anchormailbox", "").startswith("UPN:SystemMailbox{"):
+            return _json({"error": {"code": "BadRequest", "message": "X-AnchorMailbox header is required"}}, 400)
+        index = state.exchange_index()
+        if name == "Get-Mailbox":
+            items = state.scenario.mailboxes
+            if "Identity" in params:
+                items = [m for m in [index.mailboxes.get(str(params["Identity"]).casefold())] if m]
+        elif name == "Get-MobileDevice":
+            items = (
+                index.devices_by_mailbox.get(str(params["Mailbox"]).casefold(), [])
+                if "Mailbox" in params
+                else index.devices
+            )
+            items = [{k: v for k, v in d.items() if k not in ("LastSuccessSync", "LastSyncAttemptTime")} for d in items]
+        elif name == "Get-MobileDeviceStatistics":
+            found = index.by_identity.get(str(params.get("Identity", "")).casefold())
+            fields = ("Guid", "Identity", "DeviceType", "LastSuccessSync", "LastSyncAttemptTime", "Status")
+            items = [{k: found.get(k) for k in fields}] if found else []
+        else:
+            return _json({"error": {"code": "BadRequest", "message": f"cmdlet {name} is not available"}}, 400)
+        size = 1000
+        prefer = request.headers.get("prefer", "")
+        if prefer.startswith("odata.maxpagesize="):
+            size = max(1, min(int(prefer.split("=", 1)[1] or 1000), 1000))
+        offset = int(request.query_params.get("$skiptoken", "0"))
+        body: dict[str, Any] = {
+            "@odata.context": f"{request.base_url}adminapi/beta/$metadata#Collection",
+            "value": items[offset : offset + size],
+        }
+        if offset + size < len(items):
+            body["@odata.nextLink"] = f"{str(request.url).split('?', 1)[0]}?$skiptoken={offset + size}"
+        return _json(body)
+
     async def inspect(request: Request) -> Response:
         with state.lock:
             return _json({"requests": state.requests, "sent": state.sent, "outbox": str(state.outbox)})
@@ -168,6 +252,7 @@ def build_app(state: SimState) -> ASGIApp:
             Route("/emails:send", send_email, methods=["POST"]),
             Route("/emails/operations/{operation_id}", email_status, methods=["GET"]),
             Route("/_sim/state", inspect, methods=["GET"]),
+            Route("/adminapi/beta/{tenant}/InvokeCommand", invoke_command, methods=["POST"]),
             Route("/{version}/{rest:path}", graph, methods=["GET"]),
         ]
     )

@@ -8,11 +8,19 @@ from __future__ import annotations
 import random
 import unicodedata
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.constants import APPLE_APP_ID, EXCHANGE_ACTIVESYNC, EXCHANGE_ONLINE_APP_ID
-from sim.graph_shapes import admin_grant, legacy_block_policy, service_principal, sign_in, user
+from sim.graph_shapes import (
+    admin_grant,
+    exchange_device,
+    exchange_mailbox,
+    legacy_block_policy,
+    service_principal,
+    sign_in,
+    user,
+)
 from sim.scenario import Scenario
 
 DEMO_TENANT_ID = "5b1d7a0e-3c39-4f0e-9a8e-4d2c6f1b7a90"
@@ -86,6 +94,8 @@ GROUPS: list[tuple[str, int, str]] = [
     ("sprayed_with_iphone", 1, "legacy_active"),
     ("readded_but_old_ipad", 1, "legacy_active"),
     ("single_failed_attempt", 1, "legacy_active"),
+    ("device_only_pre_ios12", 2, "legacy_active"),
+    ("device_debris_only", 2, "stale"),
     ("modern_only", 30, "untracked"),
     ("bystander", 203, "untracked"),
 ]
@@ -119,6 +129,10 @@ def build_demo_tenant(now: datetime, seed: int = 20261122, consented: bool = Tru
             person = _person(rng, index, group)
             scenario.users.append(person)
             scenario.sign_ins.extend(_activity(rng, person, group, now))
+            if person["mail"] and group != "guest":
+                mailbox = exchange_mailbox(person, f"mbx{index:05d}")
+                scenario.mailboxes.append(mailbox)
+                scenario.devices.extend(_partnerships(rng, mailbox, group, now))
             if group.startswith("sprayed"):
                 scenario.sign_ins.extend(_spray(rng, person, index, spray_hour))
             if expected != "untracked":
@@ -127,6 +141,59 @@ def build_demo_tenant(now: datetime, seed: int = 20261122, consented: bool = Tru
                 scenario.mailed.add(person["id"])
     scenario.sort()
     return scenario
+
+
+PRE_IOS12 = datetime(2016, 9, 20, tzinfo=UTC)
+
+
+def _partnerships(rng: random.Random, mailbox: dict[str, Any], group: str, now: datetime) -> list[dict[str, Any]]:
+    """Exchange's view of the same people: old profiles still syncing, debris, re-added accounts, Outlook."""
+
+    def old_iphone(last: datetime) -> dict[str, Any]:
+        first = PRE_IOS12 + timedelta(days=rng.randint(0, 600))
+        return exchange_device(
+            mailbox,
+            f"OLD{rng.getrandbits(32):08X}",
+            first_sync=first,
+            last_sync=last,
+            friendly_name=rng.choice(["iPhone 7", "iPhone 8", "iPhone X"]),
+        )
+
+    def new_iphone(first: datetime) -> dict[str, Any]:
+        return exchange_device(
+            mailbox,
+            f"NEW{rng.getrandbits(32):08X}",
+            first_sync=first,
+            last_sync=now - timedelta(hours=1),
+            friendly_name="iPhone 15",
+            model="iPhone16C1",
+            user_agent="Apple-iPhone16C1/2201.7",
+        )
+
+    if group in ("legacy_iphone", "sprayed_with_iphone", "device_only_pre_ios12"):
+        if group == "device_only_pre_ios12" or rng.random() < 0.35:
+            return [old_iphone(now - timedelta(hours=rng.randint(1, 30)))]
+        return [new_iphone(datetime(2021, 1, 1, tzinfo=UTC) + timedelta(days=rng.randint(0, 1000)))]
+    if group in ("remediated", "pending"):
+        fixed = now - timedelta(days=25)
+        return [old_iphone(fixed - timedelta(days=1)), new_iphone(now - timedelta(days=1))]
+    if group == "device_debris_only":
+        return [old_iphone(now - timedelta(days=rng.randint(90, 400)))]
+    if group == "modern_only":
+        return [
+            exchange_device(
+                mailbox,
+                f"OUT{rng.getrandbits(32):08X}",
+                first_sync=now - timedelta(days=300),
+                last_sync=now,
+                client_type="Outlook",
+                device_type="Outlook",
+                friendly_name="Outlook for iOS",
+                user_agent="Outlook-iOS/2.0",
+                device_os="iOS 18.1",
+            )
+        ]
+    return []
 
 
 def _spray(rng: random.Random, person: dict[str, Any], index: int, hour: datetime) -> list[dict[str, Any]]:

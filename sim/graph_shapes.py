@@ -134,3 +134,50 @@ def legacy_block_policy(name: str, state: str = "enabled") -> dict[str, Any]:
         },
         "grantControls": {"operator": "OR", "builtInControls": ["block"]},
     }
+
+
+def exchange_mailbox(person: dict[str, Any], name: str) -> dict[str, Any]:
+    """A Get-Mailbox object as Exchange Online's admin API returns it."""
+    return {
+        "Name": name,
+        "Identity": name,
+        "DisplayName": person["displayName"],
+        "UserPrincipalName": person["userPrincipalName"],
+        "PrimarySmtpAddress": person.get("mail") or person["userPrincipalName"],
+        "ExternalDirectoryObjectId": person["id"],
+        "RecipientTypeDetails": "UserMailbox",
+    }
+
+
+def exchange_device(
+    mailbox: dict[str, Any],
+    device_id: str,
+    *,
+    first_sync: datetime,
+    last_sync: datetime | None,
+    model: str = "iPhone10C1",
+    friendly_name: str = "iPhone 8",
+    device_os: str = "iOS 16.7.10 20H350",
+    device_type: str = "iPhone",
+    user_agent: str = "Apple-iPhone10C1/2008.350",
+    client_type: str = "EAS",
+    client_version: str = "16.1",
+) -> dict[str, Any]:
+    """A Get-MobileDevice object; LastSuccessSync is what Get-MobileDeviceStatistics adds for it."""
+    device_guid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{mailbox['Identity']}/{device_id}"))
+    return {
+        "Guid": device_guid,
+        "Identity": f"{mailbox['Identity']}\\ExchangeActiveSyncDevices\\{device_type}§{device_id}",
+        "UserDisplayName": mailbox["Identity"],
+        "DeviceId": device_id,
+        "FriendlyName": friendly_name,
+        "DeviceOS": device_os,
+        "DeviceType": device_type,
+        "DeviceModel": model,
+        "DeviceUserAgent": user_agent,
+        "ClientType": client_type,
+        "ClientVersion": client_version,
+        "DeviceAccessState": "Allowed",
+        "FirstSyncTime": f"/Date({int(first_sync.timestamp() * 1000)})/",
+        "LastSuccessSync": graph_time(last_sync) if last_sync else None,
+    }

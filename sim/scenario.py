@@ -27,6 +27,10 @@ class Scenario:
     acs_key: str = DEFAULT_ACS_KEY
     expected: dict[str, str] = field(default_factory=dict)
     """Ground truth: user id → the status a correct monitor reaches (for the demo's self-check)."""
+    mailboxes: list[dict[str, Any]] = field(default_factory=list)
+    """Get-Mailbox objects (Exchange's field names), for the device collector's owner lookup."""
+    devices: list[dict[str, Any]] = field(default_factory=list)
+    """Get-MobileDevice objects; LastSuccessSync, when present, is served by Get-MobileDeviceStatistics."""
     mailed: set[str] = field(default_factory=set)
     """Ground truth: the user ids a correct monitor emails (its first message)."""
     faults: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -90,5 +94,7 @@ def load_scenario(name_or_file: str, now: datetime) -> Scenario:
         acs_key=data.get("acs_key", DEFAULT_ACS_KEY),
         expected=dict(data.get("expected", {})),
         mailed=set(data.get("mailed", [])),
+        mailboxes=list(data.get("mailboxes", [])),
+        devices=list(data.get("devices", [])),
         faults=dict(data.get("faults", {})),
     )

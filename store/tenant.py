@@ -10,6 +10,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
 from core.records import AppleAppStatus, ConsentPolicy, LegacyBlockPolicy
+from rules.readiness import DeviceFinding, Finding, tenant_findings
 from rules.spray import AttackFinding
 from store.tables import utc_datetime
 
@@ -17,6 +18,7 @@ APPLE_APP_ROW = "apple_app"
 USER_CONSENT_ROW = "user_consent"
 LEGACY_BLOCK_ROW = "ca_legacy_block"
 ATTACK_ROW = "attack"
+DEVICES_ROW = "device_partnerships"
 _SYSTEM = {"PartitionKey", "RowKey", "Timestamp", "etag", "ChangedAt"}
 
 
@@ -137,4 +139,42 @@ class TenantRepository:
                 "LastSeen": finding.last_seen,
             },
             now,
+        )
+
+    def load_device_finding(self) -> DeviceFinding | None:
+        row = self._load(DEVICES_ROW)
+        if row is None:
+            return None
+        return DeviceFinding(
+            readable=bool(row.get("Readable")),
+            problem=row.get("Problem") or "",
+            devices=int(row.get("Devices") or 0),
+            legacy=int(row.get("Legacy") or 0),
+            obsolete=int(row.get("Obsolete") or 0),
+            requests=int(row.get("Requests") or 0),
+        )
+
+    def save_device_finding(self, finding: DeviceFinding, now: datetime) -> bool:
+        return self._save(
+            DEVICES_ROW,
+            {
+                "Readable": finding.readable,
+                "Problem": finding.problem,
+                "Devices": finding.devices,
+                "Legacy": finding.legacy,
+                "Obsolete": finding.obsolete,
+                "Requests": finding.requests,
+            },
+            now,
+        )
+
+    def findings(self, legacy_active_users: int) -> list[Finding]:
+        """Everything known about the tenant, as the admin reads it (see rules/readiness.py)."""
+        return tenant_findings(
+            self.load_apple_app(),
+            self.load_user_consent(),
+            self.load_legacy_block(),
+            self.load_attack(),
+            legacy_active_users,
+            self.load_device_finding(),
         )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import orjson
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient
 
-from core.records import STATUSES, DirectoryUser, Evidence, Status, UserState, Verdict, capped
+from core.records import STATUSES, DeviceRecord, DirectoryUser, Evidence, Status, UserState, Verdict, capped
 from store.tables import upsert_in_batches, utc_datetime
 
 
@@ -90,7 +91,50 @@ def to_entity(tenant_id: str, state: UserState) -> dict[str, Any]:
         "SprayFailures": ev.spray_failures,
         "NotifiedCount": state.notified_count,
         "LastNotifiedAt": state.last_notified_at,
+        "Devices": orjson.dumps([_device_json(d) for d in state.devices[:MAX_DEVICES]]).decode(),
     }
+
+
+MAX_DEVICES = 20
+"""Partnerships kept per user row (a mailbox rarely has more; debris beyond this is dropped)."""
+
+
+def _device_json(device: DeviceRecord) -> dict[str, Any]:
+    return {
+        "id": device.device_id,
+        "name": device.friendly_name,
+        "os": device.device_os,
+        "type": device.device_type,
+        "model": device.device_model,
+        "agent": device.user_agent,
+        "client": device.client_type,
+        "version": device.client_version,
+        "first": device.first_sync.isoformat() if device.first_sync else None,
+        "last": device.last_sync.isoformat() if device.last_sync else None,
+        "access": device.access_state,
+    }
+
+
+def _devices(user_id: str, raw: Any) -> tuple[DeviceRecord, ...]:
+    items = orjson.loads(raw) if raw else []
+    return tuple(
+        DeviceRecord(
+            user_id=user_id,
+            device_id=d.get("id") or "",
+            friendly_name=d.get("name") or "",
+            device_os=d.get("os") or "",
+            device_type=d.get("type") or "",
+            device_model=d.get("model") or "",
+            user_agent=d.get("agent") or "",
+            client_type=d.get("client") or "",
+            client_version=d.get("version") or "",
+            first_sync=datetime.fromisoformat(d["first"]) if d.get("first") else None,
+            last_sync=datetime.fromisoformat(d["last"]) if d.get("last") else None,
+            access_state=d.get("access") or "",
+        )
+        for d in items
+        if isinstance(d, dict)
+    )
 
 
 def from_entity(row: Mapping[str, Any]) -> UserState:
@@ -142,6 +186,7 @@ def from_entity(row: Mapping[str, Any]) -> UserState:
         directory=directory,
         notified_count=int(row.get("NotifiedCount") or 0),
         last_notified_at=utc_datetime(row.get("LastNotifiedAt")),
+        devices=_devices(row["RowKey"], row.get("Devices")),
     )
 
 

@@ -12,7 +12,6 @@ from azure.data.tables import TableServiceClient
 from core.pipeline import FULL_CYCLE, check_apple_app_step, collect_and_evaluate_step, run_with_settings
 from core.settings import Settings
 from devstack.azurite import Azurite
-from rules.readiness import tenant_findings
 from rules.status import RULE_VERSION
 from sim.graph_shapes import legacy_block_policy
 from sim.scenario import Scenario, authorization_policy
@@ -36,13 +35,7 @@ def repos(settings: Settings) -> tuple[TenantRepository, UserRepository]:
 def findings_text(settings: Settings) -> str:
     tenant_repo, users = repos(settings)
     legacy = sum(1 for s in users.load_all().values() if s.verdict.status == "legacy_active")
-    found = tenant_findings(
-        tenant_repo.load_apple_app(),
-        tenant_repo.load_user_consent(),
-        tenant_repo.load_legacy_block(),
-        tenant_repo.load_attack(),
-        legacy,
-    )
+    found = tenant_repo.findings(legacy)
     return "\n".join(f"{f.name}|{f.ok}|{f.summary}|{f.action}" for f in found)
 
 

@@ -104,6 +104,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'LAM_COLLECT_SCHEDULE', value: monitor.collectSchedule }
         { name: 'LAM_APPLE_CHECK_SCHEDULE', value: monitor.appleCheckSchedule }
         { name: 'LAM_NOTIFY_SCHEDULE', value: monitor.notifySchedule }
+        { name: 'LAM_COLLECT_DEVICES', value: monitor.collectDevices ? 'true' : 'false' }
+        { name: 'LAM_EXO_BASE_URL', value: 'https://outlook.office365.com' }
+        { name: 'LAM_EXO_ORGANIZATION', value: monitor.exoOrganization }
       ]
     }
   }

@@ -1,0 +1,80 @@
+"""Exchange device partnerships: a profile older than iOS 12 still uses basic auth; stale ones are debris."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from core.records import DeviceRecord
+from rules.rule import Rule
+
+IOS12_RELEASED = datetime(2018, 9, 17, tzinfo=UTC)
+"""A partnership first synced before this was set up with basic auth and keeps it across upgrades."""
+MIN_EAS_PROTOCOL = (16, 1)
+"""Exchange Online refuses EAS protocol versions below 16.1 since March 2026."""
+APPLE_TYPES = ("iphone", "ipad", "ipod")
+
+RULE = Rule(
+    name="device_partnerships",
+    version="1",
+    summary="Pre-iOS 12 Apple profiles and old EAS protocol versions on devices still syncing; stale ones are debris.",
+    reasons=("pre_ios12_profile", "eas_protocol_below_16_1", "obsolete_device_only"),
+)
+
+
+@dataclass(frozen=True)
+class DeviceVerdict:
+    device: DeviceRecord
+    active: bool
+    reasons: tuple[str, ...]
+
+
+def is_apple(device: DeviceRecord) -> bool:
+    return device.device_type.casefold() in APPLE_TYPES or device.device_os.casefold().startswith(("ios", "ipados"))
+
+
+def protocol_version(text: str) -> tuple[int, int] | None:
+    match = re.match(r"^\s*(\d+)\.(\d+)", text or "")
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def judge_device(device: DeviceRecord, stale_days: int, now: datetime) -> DeviceVerdict:
+    active = device.last_sync is not None and now - device.last_sync <= timedelta(days=stale_days)
+    reasons: list[str] = []
+    if active and device.client_type.casefold() == "eas":
+        if is_apple(device) and device.first_sync is not None and device.first_sync < IOS12_RELEASED:
+            reasons.append("pre_ios12_profile")
+        version = protocol_version(device.client_version)
+        if version is not None and version < MIN_EAS_PROTOCOL:
+            reasons.append("eas_protocol_below_16_1")
+    return DeviceVerdict(device, active, tuple(reasons))
+
+
+def legacy_devices(
+    devices: tuple[DeviceRecord, ...], stale_days: int, now: datetime, fixed_at: datetime | None
+) -> list[DeviceVerdict]:
+    """Devices that still sync with a legacy profile, and did so after the user's Apple-app sign-in."""
+    verdicts = [judge_device(d, stale_days, now) for d in devices]
+    return [
+        v
+        for v in verdicts
+        if v.reasons and (fixed_at is None or (v.device.last_sync is not None and v.device.last_sync > fixed_at))
+    ]
+
+
+def only_obsolete(devices: tuple[DeviceRecord, ...], stale_days: int, now: datetime) -> bool:
+    return bool(devices) and not any(judge_device(d, stale_days, now).active for d in devices)
+
+
+def legacy_profile_device(devices: tuple[DeviceRecord, ...]) -> DeviceRecord | None:
+    """The pre-iOS 12 Apple partnership to name in the email (the most recently synced one)."""
+    old = [
+        d
+        for d in devices
+        if d.client_type.casefold() == "eas"
+        and is_apple(d)
+        and d.first_sync is not None
+        and d.first_sync < IOS12_RELEASED
+    ]
+    return max(old, key=lambda d: d.last_sync or IOS12_RELEASED, default=None)
