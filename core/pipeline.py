@@ -279,6 +279,7 @@ def evaluate_all(
                 directory=user,
                 notified_count=before.notified_count if before else 0,
                 last_notified_at=before.last_notified_at if before else None,
+                first_notified_at=before.first_notified_at if before else None,
                 devices=user_devices,
             )
         )

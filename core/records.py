@@ -187,6 +187,7 @@ class UserState:
     directory: DirectoryUser | None = None
     notified_count: int = 0
     last_notified_at: datetime | None = None
+    first_notified_at: datetime | None = None
     devices: tuple[DeviceRecord, ...] = ()
     """Exchange device partnerships (when the device collector is on)."""
 

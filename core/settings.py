@@ -71,6 +71,14 @@ class Settings:
     excluded_upns: frozenset[str] = frozenset()
     legacy_protocols: tuple[str, ...] = (EXCHANGE_ACTIVESYNC,)
     contact_line: str = "Questions? Please contact your IT helpdesk."
+    default_locale: str = "en"
+    reminder_days: tuple[int, ...] = (3, 7)
+    """Days after the first message to remind a user still on legacy; at most 1 + len(...) messages."""
+    allowed_recipients: frozenset[str] = frozenset()
+    """Pilot allow-list: addresses or @domains; empty means everyone."""
+    send_per_minute: int = 5
+    send_per_hour: int = 10
+    notify_max_seconds: int = 240
     collect_devices: bool = False
     exo_base_url: str = "https://outlook.office365.com"
     exo_organization: str | None = None
@@ -149,6 +157,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         excluded_upns=reader.optional("LAM_EXCLUDED_UPNS", _upn_list, frozenset[str]()),
         legacy_protocols=reader.optional("LAM_LEGACY_PROTOCOLS", _protocols, (EXCHANGE_ACTIVESYNC,)),
         contact_line=reader.optional("LAM_CONTACT_LINE", _nonempty, Settings.contact_line),
+        default_locale=reader.optional("LAM_DEFAULT_LOCALE", _language, "en"),
+        reminder_days=reader.optional("LAM_REMINDER_DAYS", _day_list, (3, 7)),
+        allowed_recipients=reader.optional("LAM_ALLOWED_RECIPIENTS", _recipient_list, frozenset[str]()),
+        send_per_minute=reader.optional("LAM_SEND_PER_MINUTE", _int_between(1, 1000), 5),
+        send_per_hour=reader.optional("LAM_SEND_PER_HOUR", _int_between(1, 100000), 10),
+        notify_max_seconds=reader.optional("LAM_NOTIFY_MAX_SECONDS", _int_between(0, 3600), 240),
         collect_devices=collect_devices,
         exo_base_url=reader.optional("LAM_EXO_BASE_URL", _service_url, "https://outlook.office365.com"),
         exo_organization=exo_organization,
@@ -242,6 +256,30 @@ def _email(raw: str) -> str:
     if not _EMAIL.match(raw):
         raise ValueError("must be an email address like DoNotReply@contoso.com")
     return raw
+
+
+def _language(raw: str) -> str:
+    if not re.match(r"^[a-z]{2}$", raw):
+        raise ValueError("must be a two-letter language code such as en or de")
+    return raw
+
+
+def _day_list(raw: str) -> tuple[int, ...]:
+    try:
+        days = tuple(int(item) for item in raw.split(",") if item.strip())
+    except ValueError:
+        raise ValueError("must be whole days separated by commas, e.g. 3,7") from None
+    if any(d < 1 for d in days) or list(days) != sorted(set(days)):
+        raise ValueError("days must be positive and increasing, e.g. 3,7")
+    return days
+
+
+def _recipient_list(raw: str) -> frozenset[str]:
+    items = [item.strip().casefold() for item in raw.split(",") if item.strip()]
+    wrong = [i for i in items if not (i.startswith("@") and "." in i) and not _EMAIL.match(i)]
+    if wrong:
+        raise ValueError(f"each entry must be an address or an @domain; not: {', '.join(wrong)}")
+    return frozenset(items)
 
 
 def _bool(raw: str) -> bool:

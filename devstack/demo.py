@@ -59,6 +59,9 @@ def run_demo(console: Console, fresh: bool = False, demo_dir: Path = DEMO_DIR, c
                 "LAM_NOTIFY_MODE": "live",
                 "LAM_OUTBOX_DIR": str(outbox),
                 "LAM_COLLECT_DEVICES": "true",
+                # The simulator is not ACS: no quota to respect, so the demo mails everyone in one run.
+                "LAM_SEND_PER_MINUTE": "1000",
+                "LAM_SEND_PER_HOUR": "100000",
                 "LAM_EXO_BASE_URL": sim.url,
                 "LAM_EXO_ORGANIZATION": "contoso.onmicrosoft.com",
             }

@@ -41,6 +41,17 @@ param sprayMinAccounts int = 5
 param deviceMinAttempts int = 2
 param deviceMaxNetworks int = 3
 
+@description('Language of user emails when neither their preferred language nor their country has a translation.')
+param defaultLocale string = 'en'
+@description('Days after the first email to remind users still on legacy auth.')
+param reminderDays string = '3,7'
+@description('Pilot allow-list: comma-separated addresses or @domains that may be emailed; empty = everyone.')
+param allowedRecipients string = ''
+@description('ACS send quota: Azure-managed domain 5/min and 10/hour; custom domains 30/min and 100/hour.')
+param sendPerMinute int = 5
+param sendPerHour int = 10
+param notifyMaxSeconds int = 240
+
 @description('NCRONTAB (UTC) schedules of the three timers.')
 param collectSchedule string = '0 */30 * * * *'
 param appleCheckSchedule string = '0 15 */6 * * *'
@@ -148,6 +159,12 @@ module functionApp 'modules/functionapp.bicep' = {
       collectSchedule: collectSchedule
       appleCheckSchedule: appleCheckSchedule
       notifySchedule: notifySchedule
+      defaultLocale: defaultLocale
+      reminderDays: reminderDays
+      allowedRecipients: allowedRecipients
+      sendPerMinute: sendPerMinute
+      sendPerHour: sendPerHour
+      notifyMaxSeconds: notifyMaxSeconds
       collectDevices: collectDevices
       exoOrganization: exoOrganization
     }

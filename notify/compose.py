@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,7 +11,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from core.records import UserState
 from core.settings import Settings
-from rules.devices import legacy_profile_device
+from rules.devices import describe_device, primary_user_agent
+from rules.locale import choose_locale
 from rules.user_agent import parse_user_agent
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -40,33 +42,44 @@ def _environment() -> Environment:
     )
 
 
-def compose_remediation(state: UserState, settings: Settings) -> OutgoingEmail:
-    """The first message to a legacy_active user: which device, and how to re-add the account."""
+def available_locales() -> frozenset[str]:
+    """A locale exists when its whole content file does: a translation is used complete or not at all."""
+    return frozenset(p.name.split(".")[1] for p in TEMPLATES.glob("_content.*.j2"))
+
+
+def compose_remediation(
+    state: UserState, settings: Settings, reminder: int = 0, first_sent: datetime | None = None
+) -> OutgoingEmail:
+    """The message to a legacy_active user: which device, and how to re-add the account.
+    ``reminder`` is 0 for the first message, then 1, 2, ..."""
     user = state.directory
     if user is None or not user.mail:
         raise ValueError(f"user {state.user_id} has no mailbox address; it cannot be mailed")
-    partnership = legacy_profile_device(state.devices) if "pre_ios12_profile" in state.verdict.reasons else None
-    device = parse_user_agent(partnership.user_agent if partnership else state.evidence.user_agent)
+    device = parse_user_agent(primary_user_agent(state))
     last_seen = state.evidence.last_legacy_at
-    context = {
+    locale = choose_locale(user.preferred_language, user.usage_location, settings.default_locale, available_locales())
+    content = f"_content.{locale}.j2"
+    context: dict[str, object] = {
         "display_name": user.display_name or user.upn,
         "upn": user.upn,
-        "device": partnership.label if partnership else device.label if device.platform != "unknown" else "",
-        "user_agent": state.evidence.user_agent,
+        "device": describe_device(state),
         "is_mac": device.platform == "macos",
+        "is_other_client": "readd_with_modern_auth" in state.verdict.advice,
         "update_first": "update_ios_first" in state.verdict.advice,
         "clear_safari": "clear_safari_data" in state.verdict.advice,
         "last_seen": last_seen.strftime("%Y-%m-%d") if last_seen else "",
         "contact_line": settings.contact_line,
+        "reminder": reminder,
+        "first_sent": first_sent.strftime("%Y-%m-%d") if first_sent else "",
+        "content": content,
     }
     env = _environment()
-    locale = "en"
     return OutgoingEmail(
         to_address=user.mail,
         to_name=user.display_name,
-        subject=env.get_template(f"{REMEDIATION}.{locale}.subject.txt").render(context).strip(),
-        text=env.get_template(f"{REMEDIATION}.{locale}.txt").render(context),
-        html=env.get_template(f"{REMEDIATION}.{locale}.html").render(context),
-        template=REMEDIATION,
+        subject=str(vars(env.get_template(content).make_module(context))["subject"]).strip(),
+        text=env.get_template(f"{REMEDIATION}.txt").render(context),
+        html=env.get_template(f"{REMEDIATION}.html").render(context),
+        template=REMEDIATION if not reminder else f"{REMEDIATION}-reminder",
         locale=locale,
     )

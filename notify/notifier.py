@@ -1,17 +1,23 @@
-"""Send each due user their message exactly once: ledger intent first, send, then complete the row."""
+"""Send each due user their message exactly once: ledger intent first, send, then complete the row.
+
+Who is due: legacy_active users, the first message at once, then reminders on the cadence
+(LAM_REMINDER_DAYS after the first), never after they leave legacy_active. How fast: within the
+send budget per minute and per hour (ACS quotas), oldest first; the rest waits for the next run.
+"""
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections import Counter
-from collections.abc import Iterable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.records import UserState
 from core.settings import Settings
 from notify.compose import REMEDIATION, compose_remediation
-from notify.senders import Sender, SendError
+from notify.senders import Sender, SendError, SendThrottledError
 from store.notifications import LedgerConflictError, LedgerEntry, NotificationLedger
 
 
@@ -21,12 +27,60 @@ class NotifyResult:
     held: Counter[str] = field(default_factory=Counter)
     failed: int = 0
     unconfirmed: int = 0
+    carried_over: int = 0
     updated: list[UserState] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
 
-def due_for_first_message(state: UserState) -> bool:
-    return state.verdict.status == "legacy_active" and state.notified_count == 0
+def due_at(state: UserState, settings: Settings) -> datetime | None:
+    """When this user's next message is due, or None if no message is (or will be) due."""
+    if state.verdict.status != "legacy_active":
+        return None
+    if state.notified_count == 0:
+        return state.status_since
+    if state.notified_count > len(settings.reminder_days) or state.first_notified_at is None:
+        return None
+    return state.first_notified_at + timedelta(days=settings.reminder_days[state.notified_count - 1])
+
+
+def allowed(address: str, settings: Settings) -> bool:
+    if not settings.allowed_recipients:
+        return True
+    address = address.casefold()
+    return address in settings.allowed_recipients or "@" + address.split("@")[-1] in settings.allowed_recipients
+
+
+class SendBudget:
+    """Per-minute and per-hour quotas, seeded with what the ledger says was already sent."""
+
+    def __init__(self, settings: Settings, already: list[datetime], now: datetime, clock: Callable[[], float]) -> None:
+        self._per_minute, self._per_hour = settings.send_per_minute, settings.send_per_hour
+        self._hour_left = self._per_hour - sum(1 for t in already if now - t < timedelta(hours=1))
+        start = clock()
+        self._minute: deque[float] = deque(
+            start - (now - t).total_seconds() for t in already if now - t < timedelta(minutes=1)
+        )
+        self._clock = clock
+        self._deadline = start + settings.notify_max_seconds
+
+    def wait_for_slot(self, sleep: Callable[[float], None]) -> str | None:
+        """Block until a send is allowed; returns why not when it cannot be in this run."""
+        if self._hour_left <= 0:
+            return "quota_hour"
+        while True:
+            now = self._clock()
+            while self._minute and now - self._minute[0] >= 60:
+                self._minute.popleft()
+            if len(self._minute) < self._per_minute:
+                return None
+            wait = 60 - (now - self._minute[0])
+            if now + wait > self._deadline:
+                return "quota_minute"
+            sleep(wait)
+
+    def spend(self) -> None:
+        self._minute.append(self._clock())
+        self._hour_left -= 1
 
 
 def notify_due(
@@ -36,30 +90,48 @@ def notify_due(
     ledger: NotificationLedger,
     sender: Sender,
     now: datetime,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> NotifyResult:
     result = NotifyResult()
-    due = sorted((s for s in states if due_for_first_message(s)), key=lambda s: s.status_since)
+    due = sorted(
+        ((when, s) for s in states if (when := due_at(s, settings)) is not None and when <= now),
+        key=lambda pair: (pair[0], pair[1].user_id),
+    )
     if not tenant_ready:
         # Users cannot finish the re-add without consent for Apple's app: tell the admin, not them.
         result.held["held_tenant_not_ready"] += len(due)
         return result
-    for state in due:
+    live = sender.ledger_state == "sent"
+    budget = SendBudget(settings, ledger.sent_since(now - timedelta(hours=1)) if live else [], now, clock)
+    for index, (_, state) in enumerate(due):
         if "single_failed_attempt" in state.verdict.reasons:
             result.held["held_single_attempt"] += 1
             continue
         if state.directory is None or not state.directory.mail:
             result.held["no_mailbox"] += 1
             continue
-        message_id = f"{REMEDIATION}-{state.notified_count + 1}"
-        existing = ledger.get(state.user_id, message_id)
-        if existing is not None:
-            if existing.state in ("sent", "dry-run"):
-                # The mail went out but the user row was not updated: repair the row, send nothing.
-                result.updated.append(_mark_notified(state, existing.completed_at or existing.created_at))
-            elif existing.state == "sending":
-                result.unconfirmed += 1
+        if not allowed(state.directory.mail, settings):
+            result.held["held_not_in_allow_list"] += 1
             continue
-        email = compose_remediation(state, settings)
+        number = state.notified_count + 1
+        message_id = f"{REMEDIATION}-{number}"
+        existing = ledger.get(state.user_id, message_id)
+        if existing is not None and existing.state in ("sent", "dry-run"):
+            # The mail went out but the user row was not updated: repair the row, send nothing.
+            result.updated.append(_mark_notified(state, existing.completed_at or existing.created_at))
+            continue
+        if existing is not None and existing.state != "throttled":
+            result.unconfirmed += existing.state == "sending"
+            result.failed += existing.state == "failed"
+            continue
+        if live:
+            blocked = budget.wait_for_slot(sleep)
+            if blocked:
+                result.carried_over = len(due) - index
+                result.held[blocked] += result.carried_over
+                break
+        email = compose_remediation(state, settings, reminder=number - 1, first_sent=state.first_notified_at)
         entry = LedgerEntry(
             user_id=state.user_id,
             message_id=message_id,
@@ -71,12 +143,22 @@ def notify_due(
             created_at=now,
         )
         try:
-            ledger.begin(entry)
+            if existing is None:
+                ledger.begin(entry)
+            else:
+                ledger.retry(entry)
         except LedgerConflictError:
             result.unconfirmed += 1
             continue
         try:
+            if live:
+                budget.spend()
             sender.send(email, entry.operation_id)
+        except SendThrottledError as exc:
+            ledger.complete(replace(entry, state="throttled", error=str(exc)))
+            result.carried_over = len(due) - index
+            result.held["quota_throttled"] += result.carried_over
+            break
         except SendError as exc:
             ledger.complete(replace(entry, state="failed", completed_at=now, error=str(exc)))
             result.failed += 1
@@ -89,4 +171,9 @@ def notify_due(
 
 
 def _mark_notified(state: UserState, when: datetime) -> UserState:
-    return replace(state, notified_count=state.notified_count + 1, last_notified_at=when)
+    return replace(
+        state,
+        notified_count=state.notified_count + 1,
+        last_notified_at=when,
+        first_notified_at=state.first_notified_at or when,
+    )

@@ -14,6 +14,10 @@ class SendError(RuntimeError):
     """ACS refused or failed the send; the message says why."""
 
 
+class SendThrottledError(SendError):
+    """ACS answered 429 after the SDK's own retries: the quota is used up, try in a later run."""
+
+
 class Sender(Protocol):
     ledger_state: str
 
@@ -72,6 +76,8 @@ class AcsSender:
         try:
             self._client.begin_send(message, operation_id=operation_id, polling=False)
         except HttpResponseError as exc:
+            if exc.status_code == 429:
+                raise SendThrottledError(f"ACS throttled the send to {email.to_address}: {exc.message}") from exc
             raise SendError(f"ACS refused the message for {email.to_address}: {exc.message}") from exc
 
 

@@ -14,8 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.records import STATUSES, DeviceRecord, UserState
-from rules.devices import legacy_profile_device
-from rules.user_agent import parse_user_agent
+from rules.devices import describe_device
 
 COLUMNS = [
     "user_id",
@@ -64,7 +63,7 @@ def user_row(state: UserState) -> dict[str, Any]:
         "status": state.verdict.status,
         "reasons": list(state.verdict.reasons),
         "advice": list(state.verdict.advice),
-        "device": _device_label(state),
+        "device": describe_device(state),
         "devices": [_partnership(d) for d in state.devices],
         "user_agent": ev.user_agent,
         "legacy_success": ev.legacy_success,
@@ -76,13 +75,6 @@ def user_row(state: UserState) -> dict[str, Any]:
         "notified_count": state.notified_count,
         "last_notified_at": _iso(state.last_notified_at),
     }
-
-
-def _device_label(state: UserState) -> str:
-    partnership = legacy_profile_device(state.devices) if "pre_ios12_profile" in state.verdict.reasons else None
-    if partnership is not None:
-        return partnership.label
-    return parse_user_agent(state.evidence.user_agent).label if state.evidence.user_agent else ""
 
 
 def _partnership(device: DeviceRecord) -> str:

@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from core.records import DeviceRecord
+from core.records import DeviceRecord, UserState
 from rules.rule import Rule
+from rules.user_agent import parse_user_agent
 
 IOS12_RELEASED = datetime(2018, 9, 17, tzinfo=UTC)
 """A partnership first synced before this was set up with basic auth and keeps it across upgrades."""
@@ -78,3 +79,22 @@ def legacy_profile_device(devices: tuple[DeviceRecord, ...]) -> DeviceRecord | N
         and d.first_sync < IOS12_RELEASED
     ]
     return max(old, key=lambda d: d.last_sync or IOS12_RELEASED, default=None)
+
+
+def _reason_partnership(state: UserState) -> DeviceRecord | None:
+    return legacy_profile_device(state.devices) if "pre_ios12_profile" in state.verdict.reasons else None
+
+
+def primary_user_agent(state: UserState) -> str:
+    """The user agent of the device to write about: the old partnership if that is the reason."""
+    partnership = _reason_partnership(state)
+    return partnership.user_agent if partnership else state.evidence.user_agent
+
+
+def describe_device(state: UserState) -> str:
+    """How the user knows the device: "iPhone 8, first synced 2017-03-02" or "iPhone (iOS 16, build 20D47)"."""
+    partnership = _reason_partnership(state)
+    if partnership is not None:
+        return partnership.label
+    device = parse_user_agent(state.evidence.user_agent)
+    return device.label if device.platform != "unknown" else ""

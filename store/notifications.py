@@ -11,7 +11,7 @@ from azure.data.tables import TableClient, UpdateMode
 
 from store.tables import utc_datetime
 
-LEDGER_STATES = ("sending", "sent", "dry-run", "failed")
+LEDGER_STATES = ("sending", "sent", "dry-run", "failed", "throttled")
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,21 @@ class NotificationLedger:
 
     def complete(self, entry: LedgerEntry) -> None:
         self._table.upsert_entity(_to_row(self._tenant, entry), mode=UpdateMode.REPLACE)
+
+    def sent_since(self, since: datetime) -> list[datetime]:
+        """When messages that reached (or may have reached) ACS were started: the quota's view."""
+        rows = self._table.query_entities(
+            "PartitionKey eq @pk and CreatedAt ge @since", parameters={"pk": self._tenant, "since": since}
+        )
+        return sorted(
+            created
+            for row in rows
+            if row.get("State") in ("sending", "sent") and (created := utc_datetime(row.get("CreatedAt"))) is not None
+        )
+
+    def retry(self, entry: LedgerEntry) -> None:
+        """Take a throttled message up again (a new operation id: the earlier one never reached ACS)."""
+        self.complete(entry)
 
     def for_user(self, user_id: str) -> list[LedgerEntry]:
         rows = self._table.query_entities(

@@ -91,6 +91,7 @@ def to_entity(tenant_id: str, state: UserState) -> dict[str, Any]:
         "SprayFailures": ev.spray_failures,
         "NotifiedCount": state.notified_count,
         "LastNotifiedAt": state.last_notified_at,
+        "FirstNotifiedAt": state.first_notified_at,
         "Devices": orjson.dumps([_device_json(d) for d in state.devices[:MAX_DEVICES]]).decode(),
     }
 
@@ -186,6 +187,7 @@ def from_entity(row: Mapping[str, Any]) -> UserState:
         directory=directory,
         notified_count=int(row.get("NotifiedCount") or 0),
         last_notified_at=utc_datetime(row.get("LastNotifiedAt")),
+        first_notified_at=utc_datetime(row.get("FirstNotifiedAt")),
         devices=_devices(row["RowKey"], row.get("Devices")),
     )
 

@@ -6,7 +6,8 @@ import email
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from email.message import Message
+from email import policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,8 @@ def sim_env(sim: SimServer, azurite: Azurite, **overrides: str) -> dict[str, str
         "LAM_SENDER_ADDRESS": SENDER,
         "LAM_NOTIFY_MODE": "live",
         "LAM_OUTBOX_DIR": str(sim.state.outbox),
+        "LAM_SEND_PER_MINUTE": "1000",
+        "LAM_SEND_PER_HOUR": "100000",
     }
     env.update(overrides)
     return env
@@ -66,6 +69,12 @@ def sim_settings(sim: SimServer, azurite: Azurite, **overrides: str) -> Settings
     return load_settings(sim_env(sim, azurite, **overrides))
 
 
-def outbox_messages(folder: Path) -> list[Message]:
+def outbox_messages(folder: Path) -> list[EmailMessage]:
     """The mail a user would receive, read back from the .eml files."""
-    return [email.message_from_bytes(p.read_bytes()) for p in sorted(folder.glob("*.eml"))]
+    return [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted(folder.glob("*.eml"))]
+
+
+def plain_text(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None, "the message has no plain-text part"
+    return str(body.get_content())

@@ -104,6 +104,12 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'LAM_COLLECT_SCHEDULE', value: monitor.collectSchedule }
         { name: 'LAM_APPLE_CHECK_SCHEDULE', value: monitor.appleCheckSchedule }
         { name: 'LAM_NOTIFY_SCHEDULE', value: monitor.notifySchedule }
+        { name: 'LAM_DEFAULT_LOCALE', value: monitor.defaultLocale }
+        { name: 'LAM_REMINDER_DAYS', value: monitor.reminderDays }
+        { name: 'LAM_ALLOWED_RECIPIENTS', value: monitor.allowedRecipients }
+        { name: 'LAM_SEND_PER_MINUTE', value: string(monitor.sendPerMinute) }
+        { name: 'LAM_SEND_PER_HOUR', value: string(monitor.sendPerHour) }
+        { name: 'LAM_NOTIFY_MAX_SECONDS', value: string(monitor.notifyMaxSeconds) }
         { name: 'LAM_COLLECT_DEVICES', value: monitor.collectDevices ? 'true' : 'false' }
         { name: 'LAM_EXO_BASE_URL', value: 'https://outlook.office365.com' }
         { name: 'LAM_EXO_ORGANIZATION', value: monitor.exoOrganization }

@@ -1,0 +1,175 @@
+"""Emails people act on: their language, reminders on a cadence, pilots, quotas, throttling."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from azure.data.tables import TableServiceClient
+
+from core.pipeline import FULL_CYCLE, collect_and_evaluate_step, notify_step, run_with_settings
+from core.records import DirectoryUser, Evidence, UserState, Verdict
+from core.settings import Settings
+from devstack.azurite import Azurite
+from notify.compose import available_locales, compose_remediation
+from notify.notifier import notify_due
+from notify.senders import AcsSender
+from sim.scenario import Scenario
+from sim.server import SimServer
+from store.notifications import NotificationLedger
+from store.tables import ensure_tables
+from store.users import UserRepository
+from tests.conftest import NOW, outbox_messages, plain_text, sim_settings
+from tests.scenarios import add_user, apple_signins, legacy_signins, tenant
+
+StartSim = Callable[[Scenario], SimServer]
+
+
+def person(language: str | None, location: str | None, name: str = "Zoë <b>Ö</b>") -> UserState:
+    return UserState(
+        user_id="u1",
+        evidence=Evidence(
+            upn="zoe@contoso.example", legacy_success=2, last_legacy_at=NOW, user_agent="Apple-iPhone9C3/1604.57"
+        ),
+        verdict=Verdict("legacy_active", ("legacy_signin_succeeded",), ("remove_and_readd",)),
+        rule_version="x",
+        status_since=NOW,
+        directory=DirectoryUser("u1", "zoe@contoso.example", name, "zoe@contoso.example", language, location),
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "location", "default", "locale"),
+    [
+        ("de-DE", "US", "en", "de"),
+        ("en-GB", "DE", "de", "en"),
+        ("fr-FR", "AT", "en", "de"),
+        ("fr-FR", "FR", "en", "en"),
+        (None, None, "de", "de"),
+        ("xx", None, "zz", "en"),
+    ],
+)
+def test_the_users_language_then_country_then_default(
+    language: str | None, location: str | None, default: str, locale: str
+) -> None:
+    assert {"en", "de"} <= available_locales()
+    email = compose_remediation(person(language, location), Settings(tenant_id="t", default_locale=default))
+    assert email.locale == locale
+
+
+def test_english_and_german_for_the_same_verdict() -> None:
+    english = compose_remediation(person("en-US", "US"), Settings(tenant_id="t"))
+    german = compose_remediation(person("de-DE", "DE"), Settings(tenant_id="t"))
+    assert english.subject == "Action needed: reconnect your work email on iPhone (iOS 12, build 16D57)"
+    assert german.subject == "Bitte handeln: Dienst-E-Mail auf iPhone (iOS 12, build 16D57) neu verbinden"
+    assert "1. Öffnen Sie Einstellungen > Mail > Accounts." in german.text
+    assert "Open Settings" not in german.text and "Öffnen" not in english.text  # whole, never half
+    assert '<html lang="de">' in german.html
+    assert "Zoë &lt;b&gt;Ö&lt;/b&gt;" in german.html and "Guten Tag Zoë <b>Ö</b>," in german.text
+
+
+def test_other_mail_apps_get_generic_steps_and_outlook() -> None:
+    other = replace(person("en", "US"), verdict=Verdict("legacy_active", (), ("readd_with_modern_auth",)))
+    text = compose_remediation(other, Settings(tenant_id="t")).text
+    assert "install Microsoft Outlook" in text and "Settings > Mail > Accounts" not in text
+
+
+def test_reminders_follow_the_cadence_and_stop(tenant_id: str, start_sim: StartSim, azurite: Azurite) -> None:
+    scenario = tenant(tenant_id)
+    alice, bob = add_user(scenario, "alice"), add_user(scenario, "bob")
+    legacy_signins(scenario, alice, NOW - timedelta(hours=1), 3)
+    legacy_signins(scenario, bob, NOW - timedelta(hours=1), 3)
+    sim = start_sim(scenario)
+    settings = sim_settings(sim, azurite)
+    asyncio.run(run_with_settings(settings, FULL_CYCLE, NOW))
+    # Bob re-adds his account on day 2; the next collection sees it and stops his reminders.
+    apple_signins(scenario, bob, NOW + timedelta(days=2))
+    asyncio.run(run_with_settings(settings, [collect_and_evaluate_step], NOW + timedelta(days=2, hours=1)))
+    for day in (2, 3, 5, 7, 10, 20):
+        asyncio.run(run_with_settings(settings, [notify_step], NOW + timedelta(days=day, hours=2)))
+    subjects = [(m["To"].split("<")[1][:-1], m["Subject"]) for m in outbox_messages(sim.state.outbox)]
+    alice_mail = [s for to, s in subjects if to.startswith("alice")]
+    assert len(alice_mail) == 3
+    assert not alice_mail[0].startswith("Reminder") and all(s.startswith("Reminder: ") for s in alice_mail[1:])
+    assert [to for to, _ in subjects].count("bob@contoso.example") == 1
+    service = TableServiceClient.from_connection_string(settings.tables_connection_string or "")
+    ledger = NotificationLedger(service.get_table_client("notifications"), tenant_id)
+    assert [e.message_id for e in ledger.for_user(alice["id"])] == ["remediation-1", "remediation-2", "remediation-3"]
+    assert "We wrote to you about this on 2026-11-20." in plain_text(outbox_messages(sim.state.outbox)[-1])
+
+
+def test_a_pilot_allow_list_holds_everyone_else(tenant_id: str, start_sim: StartSim, azurite: Azurite) -> None:
+    scenario = tenant(tenant_id)
+    legacy_signins(scenario, add_user(scenario, "alice"), NOW - timedelta(hours=1), 3)
+    legacy_signins(scenario, add_user(scenario, "bob", mail="bob@fabrikam.example"), NOW - timedelta(hours=1), 3)
+    sim = start_sim(scenario)
+    settings = sim_settings(sim, azurite, LAM_ALLOWED_RECIPIENTS="@contoso.example")
+    runs = asyncio.run(run_with_settings(settings, FULL_CYCLE, NOW))
+    assert [m["To"] for m in outbox_messages(sim.state.outbox)] == ["Alice <alice@contoso.example>"]
+    assert runs[-1].details["held_not_in_allow_list"] == 1
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds))
+        self.now += seconds
+
+
+def test_the_send_budget_paces_and_carries_the_rest_oldest_first(
+    tenant_id: str, start_sim: StartSim, azurite: Azurite
+) -> None:
+    scenario = tenant(tenant_id)
+    sim = start_sim(scenario)
+    settings = sim_settings(sim, azurite, LAM_SEND_PER_MINUTE="2", LAM_SEND_PER_HOUR="5", LAM_NOTIFY_MAX_SECONDS="600")
+    service = TableServiceClient.from_connection_string(settings.tables_connection_string or "")
+    ensure_tables(service)
+    ledger = NotificationLedger(service.get_table_client("notifications"), tenant_id)
+    users = [
+        replace(
+            person("en", "US", f"User {i}"),
+            user_id=f"u{i}",
+            status_since=NOW - timedelta(hours=10 - i),
+            directory=DirectoryUser(f"u{i}", f"u{i}@contoso.example", f"User {i}", f"u{i}@contoso.example"),
+        )
+        for i in range(7)
+    ]
+    time = FakeClock()
+    sender = AcsSender.from_settings(settings)
+    first = notify_due(users, True, settings, ledger, sender, NOW, clock=time.clock, sleep=time.sleep)
+    assert (first.delivered, first.carried_over, dict(first.held)) == (5, 2, {"quota_hour": 2})
+    assert time.slept == [60, 60]  # two sends, wait a minute, two more, wait, the fifth
+    assert [s["to"] for s in sim.state.sent] == [f"u{i}@contoso.example" for i in range(5)]
+    done = {s.user_id: s for s in first.updated}
+    later = [done.get(u.user_id, u) for u in users]
+    second = notify_due(
+        later, True, settings, ledger, sender, NOW + timedelta(hours=2), clock=time.clock, sleep=time.sleep
+    )
+    assert second.delivered == 2
+    assert [s["to"] for s in sim.state.sent][5:] == ["u5@contoso.example", "u6@contoso.example"]
+
+
+def test_acs_throttling_is_carried_over_and_sent_once(tenant_id: str, start_sim: StartSim, azurite: Azurite) -> None:
+    scenario = tenant(tenant_id)
+    legacy_signins(scenario, add_user(scenario, "alice"), NOW - timedelta(hours=1), 3)
+    scenario.faults["emails:send"] = {"status": 429, "code": "TooManyRequests", "message": "quota", "times": 1}
+    sim = start_sim(scenario)
+    settings = sim_settings(sim, azurite)
+    runs = asyncio.run(run_with_settings(settings, FULL_CYCLE, NOW))
+    assert runs[-1].details["quota_throttled"] == 1 and sim.state.sent == []
+    asyncio.run(run_with_settings(settings, [notify_step], NOW + timedelta(hours=1)))
+    assert [s["to"] for s in sim.state.sent] == ["alice@contoso.example"]
+    service = TableServiceClient.from_connection_string(settings.tables_connection_string or "")
+    assert (
+        UserRepository(service.get_table_client("users"), tenant_id).load_all()[scenario.users[0]["id"]].notified_count
+        == 1
+    )
