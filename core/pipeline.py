@@ -21,6 +21,7 @@ from core.clock import utcnow
 from core.records import DeviceRecord, DirectoryUser, Evidence, UserState
 from core.settings import Settings
 from notify.notifier import notify_due
+from notify.reconcile import reconcile
 from notify.senders import Sender, build_sender
 from rules.devices import judge_device
 from rules.evidence import fold_apple, fold_legacy
@@ -304,12 +305,19 @@ async def notify_step(svc: Services, now: datetime | None = None) -> RunRecord:
         if svc.sender is None:
             run.message = "LAM_NOTIFY_MODE is 'off': nothing sent"
             return
+        settled = reconcile(svc.ledger, svc.sender, run.started_at)
         before = svc.users.load_all()
         may_go = user_emails_may_go(svc.tenant.load_apple_app(), svc.tenant.load_user_consent())
         result = notify_due(before.values(), may_go, svc.settings, svc.ledger, svc.sender, run.started_at)
         run.emails = result.delivered
         run.writes = svc.users.save_changed(result.updated, before)
-        run.details = {"failed": result.failed, "unconfirmed": result.unconfirmed, **result.held}
+        run.details = {
+            "failed": result.failed,
+            "unconfirmed": result.unconfirmed,
+            "settled_sent": settled.sent,
+            "settled_not_sent": settled.not_sent,
+            **result.held,
+        }
         if result.held.get("held_tenant_not_ready"):
             run.message = "emails held: the Apple app is missing or has no admin consent"
         if result.errors:

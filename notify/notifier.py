@@ -18,7 +18,7 @@ from core.records import UserState
 from core.settings import Settings
 from notify.compose import REMEDIATION, compose_remediation
 from notify.senders import Sender, SendError, SendThrottledError
-from store.notifications import LedgerConflictError, LedgerEntry, NotificationLedger
+from store.notifications import RETRYABLE, LedgerConflictError, LedgerEntry, NotificationLedger
 
 
 @dataclass
@@ -121,7 +121,7 @@ def notify_due(
             # The mail went out but the user row was not updated: repair the row, send nothing.
             result.updated.append(_mark_notified(state, existing.completed_at or existing.created_at))
             continue
-        if existing is not None and existing.state != "throttled":
+        if existing is not None and existing.state not in RETRYABLE:
             result.unconfirmed += existing.state == "sending"
             result.failed += existing.state == "failed"
             continue

@@ -9,6 +9,8 @@ from core.settings import Settings
 from notify.compose import OutgoingEmail
 from notify.eml import build_eml, write_eml
 
+ACS_API_VERSION = "2025-09-01"
+
 
 class SendError(RuntimeError):
     """ACS refused or failed the send; the message says why."""
@@ -23,6 +25,10 @@ class Sender(Protocol):
 
     def send(self, email: OutgoingEmail, operation_id: str) -> None: ...
 
+    def delivered(self, operation_id: str) -> bool | None:
+        """Did this operation reach the service? True, False (never arrived), None (cannot tell yet)."""
+        ...
+
 
 class OutboxSender:
     """Dry-run: render to .eml files in the outbox folder, send nothing."""
@@ -32,6 +38,9 @@ class OutboxSender:
     def __init__(self, outbox: Path, sender_address: str) -> None:
         self._outbox = outbox
         self._sender = sender_address
+
+    def delivered(self, operation_id: str) -> bool | None:
+        return (self._outbox / f"{operation_id}.eml").exists()
 
     def send(self, email: OutgoingEmail, operation_id: str) -> None:
         message = build_eml(
@@ -64,6 +73,23 @@ class AcsSender:
 
             credential = ManagedIdentityCredential(client_id=settings.managed_identity_client_id)
         return cls(EmailClient(endpoint, credential), settings.sender_address or "")
+
+    def delivered(self, operation_id: str) -> bool | None:
+        """Ask ACS for the operation (through the SDK's signed pipeline): 404 means it never arrived."""
+        from azure.core.exceptions import HttpResponseError
+        from azure.core.rest import HttpRequest
+
+        request = HttpRequest("GET", f"/emails/operations/{operation_id}", params={"api-version": ACS_API_VERSION})
+        try:
+            response = self._client.send_request(request)
+        except HttpResponseError:
+            return None
+        if response.status_code == 404:
+            return False
+        if response.status_code >= 400:
+            return None
+        status = str(response.json().get("status", "")).casefold()
+        return status not in ("failed", "canceled")
 
     def send(self, email: OutgoingEmail, operation_id: str) -> None:
         from azure.core.exceptions import HttpResponseError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import threading
 from dataclasses import dataclass, field
@@ -151,7 +152,13 @@ def build_app(state: SimState) -> ASGIApp:
         return graph_error(404, "Request_ResourceNotFound", f"Resource '{app_id}' does not exist.")
 
     async def send_email(request: Request) -> Response:
-        fault = state.count("emails:send")
+        hang = state.scenario.faults.get("emails:hang")  # {"when": "before"|"after", "seconds": n}
+        if hang and hang.get("when") == "before":
+            state.count("emails:send")
+            await asyncio.sleep(float(hang.get("seconds", 30)))
+            if await request.is_disconnected():
+                return Response(status_code=499)  # the client died: nothing was accepted
+        fault = state.count("emails:send") if not hang else None
         if fault is not None:
             return fault
         body = await request.body()
@@ -183,6 +190,8 @@ def build_app(state: SimState) -> ASGIApp:
             state.sent.append({"operation_id": operation_id, "to": to[0]["address"], "subject": content["subject"]})
             state.operations[operation_id] = "Succeeded"
         write_eml(state.outbox, f"{index:05d}-{operation_id}", eml)
+        if hang and hang.get("when") == "after":  # accepted and written, but the answer never arrives
+            await asyncio.sleep(float(hang.get("seconds", 30)))
         api_version = request.query_params.get("api-version", "")
         location = f"{request.base_url}emails/operations/{operation_id}?api-version={api_version}"
         return _json(

@@ -11,7 +11,9 @@ from azure.data.tables import TableClient, UpdateMode
 
 from store.tables import utc_datetime
 
-LEDGER_STATES = ("sending", "sent", "dry-run", "failed", "throttled")
+LEDGER_STATES = ("sending", "sent", "dry-run", "failed", "throttled", "not_sent")
+RETRYABLE = ("throttled", "not_sent")
+"""States whose message never reached ACS: the next run may send it (with a new operation id)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,17 @@ class NotificationLedger:
     def retry(self, entry: LedgerEntry) -> None:
         """Take a throttled message up again (a new operation id: the earlier one never reached ACS)."""
         self.complete(entry)
+
+    def in_state(self, state: str, limit: int = 1000) -> list[LedgerEntry]:
+        rows = self._table.query_entities(
+            "PartitionKey eq @pk and State eq @state", parameters={"pk": self._tenant, "state": state}
+        )
+        found: list[LedgerEntry] = []
+        for row in rows:
+            found.append(_from_row(row))
+            if len(found) >= limit:
+                break
+        return found
 
     def for_user(self, user_id: str) -> list[LedgerEntry]:
         rows = self._table.query_entities(

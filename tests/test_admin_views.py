@@ -6,9 +6,6 @@ import asyncio
 import base64
 import json
 import re
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +22,7 @@ from report.app import build_admin_app
 from sim.graph_shapes import sign_in
 from sim.scenario import Scenario
 from sim.server import SimServer
+from tests.browser import chromium
 from tests.conftest import NOW, sim_settings
 from tests.scenarios import add_user, apple_signins, legacy_signins, new_id, tenant
 
@@ -179,28 +177,6 @@ def test_dashboard_is_self_contained_and_escaped(admin: Admin) -> None:
     for asset in ("static/dashboard.css", "static/table-sort.js"):
         assert admin.get(asset).status_code == 200
     assert admin.get("static/../app.py").status_code == 404
-
-
-def chromium(*args: str) -> subprocess.CompletedProcess[str]:
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert binary, "chromium is missing: `make install` installs Debian's chromium package"
-    profile = tempfile.mkdtemp(prefix="lam-chromium-")
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        f"--user-data-dir={profile}",
-    ]
-    try:
-        return subprocess.run([binary, *flags, *args], capture_output=True, text=True, timeout=120, check=False)
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def test_the_dashboard_in_a_real_browser(admin: Admin) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 from core.records import DirectoryUser, Evidence, UserState, Verdict
 from core.settings import Settings
 from notify.compose import compose_remediation
 from notify.eml import build_eml
+from tests.browser import chromium
 
 SETTINGS = Settings(tenant_id="t", contact_line="Questions? Call the helpdesk on 555-0100.")
 
@@ -85,3 +87,26 @@ def test_the_eml_has_both_parts() -> None:
         "DoNotReply@contoso.example", email.to_address, email.to_name, email.subject, email.text, email.html, "op-1"
     )
     assert [part.get_content_type() for part in message.walk()] == ["multipart/alternative", "text/plain", "text/html"]
+
+
+def test_the_html_email_on_a_phone_and_a_desktop() -> None:
+    """Screenshots for docs/: the same verdict in English (desktop) and German (phone)."""
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    docs.mkdir(exist_ok=True)
+    for locale, language, size in (("en", "en-US", "1024,1100"), ("de", "de-DE", "390,1500")):
+        state = legacy_user("Zoë Schmidt", "Apple-iPhone12C1/1907.71")
+        user = state.directory
+        assert user is not None
+        state = replace(
+            state,
+            directory=replace(user, preferred_language=language),
+            verdict=Verdict("legacy_active", (), ("migration_blocked", "remove_and_readd", "clear_safari_data")),
+        )
+        email = compose_remediation(state, SETTINGS)
+        assert email.locale == locale
+        page = docs / f"email-{locale}.html"
+        page.write_text(email.html, encoding="utf-8")
+        target = docs / f"email-{locale}.png"
+        chromium(f"--screenshot={target}", f"--window-size={size}", page.as_uri())
+        page.unlink()
+        assert target.stat().st_size > 10_000

@@ -1,0 +1,41 @@
+"""After a crash: settle ledger rows left in "sending" by asking the service, never by sending again.
+
+A row stays "sending" when the process died between writing the intent and recording the outcome.
+If the service has the operation, the mail went out: the row becomes "sent" (and the notifier then
+repairs the user row). If it never arrived, the row becomes "not_sent" and the next send takes it up.
+Status checks have their own small quota on ACS, so a run checks at most ``max_checks`` rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from notify.senders import Sender
+from store.notifications import NotificationLedger
+
+SETTLE_AFTER = timedelta(minutes=5)
+"""Younger rows may belong to a run that is still sending."""
+
+
+@dataclass
+class ReconcileResult:
+    sent: int = 0
+    not_sent: int = 0
+    undecided: int = 0
+
+
+def reconcile(ledger: NotificationLedger, sender: Sender, now: datetime, max_checks: int = 10) -> ReconcileResult:
+    result = ReconcileResult()
+    stale = [e for e in ledger.in_state("sending") if now - e.created_at >= SETTLE_AFTER]
+    for entry in sorted(stale, key=lambda e: e.created_at)[:max_checks]:
+        outcome = sender.delivered(entry.operation_id)
+        if outcome is None:
+            result.undecided += 1
+        elif outcome:
+            ledger.complete(replace(entry, state=sender.ledger_state, completed_at=now, error="settled after a crash"))
+            result.sent += 1
+        else:
+            ledger.complete(replace(entry, state="not_sent", error="never reached the service; will be sent again"))
+            result.not_sent += 1
+    return result
