@@ -6,7 +6,14 @@ import logging
 
 import azure.functions as func
 
-from core.pipeline import Step, check_apple_app_step, collect_and_evaluate_step, notify_step, run_with_settings
+from core.pipeline import (
+    Step,
+    check_apple_app_step,
+    collect_and_evaluate_step,
+    digest_step,
+    notify_step,
+    run_with_settings,
+)
 from core.settings import load_settings
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -31,3 +38,8 @@ async def check_apple_app(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(schedule="%LAM_NOTIFY_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
 async def notify_users(timer: func.TimerRequest) -> None:
     await _run(notify_step)
+
+
+@bp.timer_trigger(schedule="%LAM_DIGEST_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
+async def send_digest(timer: func.TimerRequest) -> None:
+    await _run(digest_step)

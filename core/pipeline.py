@@ -6,9 +6,10 @@ StepFailedError so the caller exits non-zero instead of pretending all is well.
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from collectors.apple_app import check_apple_app
@@ -20,6 +21,7 @@ from collectors.tenant_policy import check_legacy_block, check_user_consent
 from core.clock import utcnow
 from core.records import DeviceRecord, DirectoryUser, Evidence, UserState
 from core.settings import Settings
+from notify.digest import DIGEST, build_digest, compose_digest, digest_ledger_user
 from notify.notifier import notify_due
 from notify.reconcile import reconcile
 from notify.senders import Sender, build_sender
@@ -29,7 +31,7 @@ from rules.readiness import DeviceFinding, user_emails_may_go
 from rules.spray import AttackFinding, SprayTracker
 from rules.status import RULE_VERSION, evaluate
 from store.checkpoints import Checkpoint, CheckpointRepository, fence_key
-from store.notifications import NotificationLedger
+from store.notifications import LedgerConflictError, LedgerEntry, NotificationLedger
 from store.runs import RunRecord, RunRepository
 from store.tables import ensure_tables, table_service
 from store.tenant import TenantRepository
@@ -330,6 +332,48 @@ async def notify_step(svc: Services, now: datetime | None = None) -> RunRecord:
 
 class SendFailuresError(RuntimeError):
     pass
+
+
+async def digest_step(svc: Services, now: datetime | None = None) -> RunRecord:
+    """The admin digest, once a day per recipient (the ledger keeps it to one)."""
+
+    async def body(run: RunRecord) -> None:
+        settings = svc.settings
+        if svc.sender is None or not settings.digest_recipients:
+            run.message = "no digest: LAM_DIGEST_RECIPIENTS is empty or LAM_NOTIFY_MODE is 'off'"
+            return
+        stamp = run.started_at
+        states = svc.users.query()
+        findings = svc.tenant.findings(sum(1 for s in states if s.verdict.status == "legacy_active"))
+        digest = build_digest(
+            states, findings, svc.ledger.since(stamp - timedelta(days=1)), svc.runs.recent(200), stamp
+        )
+        if digest.empty and not settings.digest_send_empty:
+            run.message = "nothing new in the last day: digest not sent (LAM_DIGEST_SEND_EMPTY=true to send anyway)"
+            return
+        for recipient in settings.digest_recipients:
+            entry = LedgerEntry(
+                user_id=digest_ledger_user(recipient),
+                message_id=f"digest-{digest.day}",
+                operation_id=str(uuid.uuid4()),
+                state="sending",
+                template=DIGEST,
+                locale="en",
+                recipient=recipient,
+                created_at=stamp,
+            )
+            try:
+                svc.ledger.begin(entry)
+            except LedgerConflictError:
+                continue  # today's digest already went (or is being settled) for this recipient
+            email = compose_digest(
+                digest, recipient, "Details: the dashboard at /api/dashboard, or `python -m cli report`."
+            )
+            svc.sender.send(email, entry.operation_id)
+            svc.ledger.complete(replace(entry, state=svc.sender.ledger_state, completed_at=stamp))
+            run.emails += 1
+
+    return await _recorded(svc, "digest", now or utcnow(), body)
 
 
 Step = Callable[[Services, datetime | None], Awaitable[RunRecord]]

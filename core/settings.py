@@ -25,6 +25,7 @@ SCHEDULE_SETTINGS: dict[str, str] = {
     "LAM_COLLECT_SCHEDULE": "0 */30 * * * *",
     "LAM_APPLE_CHECK_SCHEDULE": "0 15 */6 * * *",
     "LAM_NOTIFY_SCHEDULE": "0 0 8-17 * * 1-5",
+    "LAM_DIGEST_SCHEDULE": "0 0 7 * * *",
 }
 """NCRONTAB schedules the Functions host reads as %NAME% (UTC); ours to document, not to parse."""
 
@@ -79,6 +80,9 @@ class Settings:
     send_per_minute: int = 5
     send_per_hour: int = 10
     notify_max_seconds: int = 240
+    send_confirmation: bool = False
+    digest_recipients: tuple[str, ...] = ()
+    digest_send_empty: bool = False
     collect_devices: bool = False
     exo_base_url: str = "https://outlook.office365.com"
     exo_organization: str | None = None
@@ -163,6 +167,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         send_per_minute=reader.optional("LAM_SEND_PER_MINUTE", _int_between(1, 1000), 5),
         send_per_hour=reader.optional("LAM_SEND_PER_HOUR", _int_between(1, 100000), 10),
         notify_max_seconds=reader.optional("LAM_NOTIFY_MAX_SECONDS", _int_between(0, 3600), 240),
+        send_confirmation=reader.optional("LAM_SEND_CONFIRMATION", _bool, False),
+        digest_recipients=reader.optional("LAM_DIGEST_RECIPIENTS", _address_list, ()),
+        digest_send_empty=reader.optional("LAM_DIGEST_SEND_EMPTY", _bool, False),
         collect_devices=collect_devices,
         exo_base_url=reader.optional("LAM_EXO_BASE_URL", _service_url, "https://outlook.office365.com"),
         exo_organization=exo_organization,
@@ -272,6 +279,14 @@ def _day_list(raw: str) -> tuple[int, ...]:
     if any(d < 1 for d in days) or list(days) != sorted(set(days)):
         raise ValueError("days must be positive and increasing, e.g. 3,7")
     return days
+
+
+def _address_list(raw: str) -> tuple[str, ...]:
+    items = tuple(item.strip() for item in raw.split(",") if item.strip())
+    wrong = [i for i in items if not _EMAIL.match(i)]
+    if wrong:
+        raise ValueError(f"each entry must be an email address; not: {', '.join(wrong)}")
+    return items
 
 
 def _recipient_list(raw: str) -> frozenset[str]:

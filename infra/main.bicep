@@ -51,6 +51,11 @@ param allowedRecipients string = ''
 param sendPerMinute int = 5
 param sendPerHour int = 10
 param notifyMaxSeconds int = 240
+@description('Send a short thank-you when a user is remediated.')
+param sendConfirmation bool = false
+@description('Comma-separated admin addresses for the daily digest; empty = no digest.')
+param digestRecipients string = ''
+param digestSchedule string = '0 0 7 * * *'
 
 @description('NCRONTAB (UTC) schedules of the three timers.')
 param collectSchedule string = '0 */30 * * * *'
@@ -165,6 +170,9 @@ module functionApp 'modules/functionapp.bicep' = {
       sendPerMinute: sendPerMinute
       sendPerHour: sendPerHour
       notifyMaxSeconds: notifyMaxSeconds
+      sendConfirmation: sendConfirmation
+      digestRecipients: digestRecipients
+      digestSchedule: digestSchedule
       collectDevices: collectDevices
       exoOrganization: exoOrganization
     }

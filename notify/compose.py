@@ -9,7 +9,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from core.records import UserState
+from core.records import DirectoryUser, UserState
 from core.settings import Settings
 from rules.devices import describe_device, primary_user_agent
 from rules.locale import choose_locale
@@ -17,6 +17,8 @@ from rules.user_agent import parse_user_agent
 
 TEMPLATES = Path(__file__).parent / "templates"
 REMEDIATION = "remediation"
+CONFIRMATION = "confirmation"
+CONTENT = {REMEDIATION: "_content", CONFIRMATION: "_confirm"}
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class OutgoingEmail:
 
 
 @lru_cache(maxsize=1)
-def _environment() -> Environment:
+def template_environment() -> Environment:
     return Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
@@ -42,9 +44,47 @@ def _environment() -> Environment:
     )
 
 
-def available_locales() -> frozenset[str]:
+def available_locales(kind: str = REMEDIATION) -> frozenset[str]:
     """A locale exists when its whole content file does: a translation is used complete or not at all."""
-    return frozenset(p.name.split(".")[1] for p in TEMPLATES.glob("_content.*.j2"))
+    return frozenset(p.name.split(".")[1] for p in TEMPLATES.glob(f"{CONTENT[kind]}.*.j2"))
+
+
+def _recipient(state: UserState) -> DirectoryUser:
+    user = state.directory
+    if user is None or not user.mail:
+        raise ValueError(f"user {state.user_id} has no mailbox address; it cannot be mailed")
+    return user
+
+
+def _render(
+    kind: str, template: str, user: DirectoryUser, settings: Settings, context: dict[str, object]
+) -> OutgoingEmail:
+    locale = choose_locale(
+        user.preferred_language, user.usage_location, settings.default_locale, available_locales(kind)
+    )
+    content = f"{CONTENT[kind]}.{locale}.j2"
+    context = {
+        "display_name": user.display_name or user.upn,
+        "upn": user.upn,
+        "contact_line": settings.contact_line,
+        "content": content,
+        **context,
+    }
+    env = template_environment()
+    return OutgoingEmail(
+        to_address=user.mail or "",
+        to_name=user.display_name,
+        subject=str(vars(env.get_template(content).make_module(context))["subject"]).strip(),
+        text=env.get_template(f"{kind}.txt").render(context),
+        html=env.get_template(f"{kind}.html").render(context),
+        template=template,
+        locale=locale,
+    )
+
+
+def compose_confirmation(state: UserState, settings: Settings) -> OutgoingEmail:
+    """The optional thank-you once a user is remediated."""
+    return _render(CONFIRMATION, CONFIRMATION, _recipient(state), settings, {})
 
 
 def compose_remediation(
@@ -52,34 +92,18 @@ def compose_remediation(
 ) -> OutgoingEmail:
     """The message to a legacy_active user: which device, and how to re-add the account.
     ``reminder`` is 0 for the first message, then 1, 2, ..."""
-    user = state.directory
-    if user is None or not user.mail:
-        raise ValueError(f"user {state.user_id} has no mailbox address; it cannot be mailed")
+    user = _recipient(state)
     device = parse_user_agent(primary_user_agent(state))
     last_seen = state.evidence.last_legacy_at
-    locale = choose_locale(user.preferred_language, user.usage_location, settings.default_locale, available_locales())
-    content = f"_content.{locale}.j2"
     context: dict[str, object] = {
-        "display_name": user.display_name or user.upn,
-        "upn": user.upn,
         "device": describe_device(state),
         "is_mac": device.platform == "macos",
         "is_other_client": "readd_with_modern_auth" in state.verdict.advice,
         "update_first": "update_ios_first" in state.verdict.advice,
         "clear_safari": "clear_safari_data" in state.verdict.advice,
         "last_seen": last_seen.strftime("%Y-%m-%d") if last_seen else "",
-        "contact_line": settings.contact_line,
         "reminder": reminder,
         "first_sent": first_sent.strftime("%Y-%m-%d") if first_sent else "",
-        "content": content,
     }
-    env = _environment()
-    return OutgoingEmail(
-        to_address=user.mail,
-        to_name=user.display_name,
-        subject=str(vars(env.get_template(content).make_module(context))["subject"]).strip(),
-        text=env.get_template(f"{REMEDIATION}.txt").render(context),
-        html=env.get_template(f"{REMEDIATION}.html").render(context),
-        template=REMEDIATION if not reminder else f"{REMEDIATION}-reminder",
-        locale=locale,
-    )
+    template = REMEDIATION if not reminder else f"{REMEDIATION}-reminder"
+    return _render(REMEDIATION, template, user, settings, context)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 from pathlib import Path
+
+WIRE = policy.SMTP.clone(max_line_length=998)
+"""CRLF line ends, and headers folded only past RFC 5322's hard limit: subjects stay readable."""
 
 
 def build_eml(
@@ -27,6 +31,6 @@ def write_eml(folder: Path, name: str, message: EmailMessage) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.eml"
     temp = path.with_suffix(".eml.part")
-    temp.write_bytes(bytes(message))
+    temp.write_bytes(message.as_bytes(policy=WIRE))
     temp.replace(path)
     return path

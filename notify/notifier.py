@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from core.records import UserState
 from core.settings import Settings
-from notify.compose import REMEDIATION, compose_remediation
+from notify.compose import CONFIRMATION, REMEDIATION, compose_confirmation, compose_remediation
 from notify.senders import Sender, SendError, SendThrottledError
 from store.notifications import RETRYABLE, LedgerConflictError, LedgerEntry, NotificationLedger
 
@@ -30,6 +30,32 @@ class NotifyResult:
     carried_over: int = 0
     updated: list[UserState] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DueMessage:
+    when: datetime
+    state: UserState
+    message_id: str
+    reminder: int = 0
+    """0 for the first remediation message, then 1, 2, ...; -1 for the confirmation."""
+
+    @property
+    def is_confirmation(self) -> bool:
+        return self.reminder < 0
+
+
+def due_messages(states: Iterable[UserState], settings: Settings, now: datetime) -> list[DueMessage]:
+    """Every message due by ``now``, oldest first (a fair order when the budget runs out)."""
+    due: list[DueMessage] = []
+    for state in states:
+        when = due_at(state, settings)
+        if when is not None and when <= now:
+            number = state.notified_count + 1
+            due.append(DueMessage(when, state, f"{REMEDIATION}-{number}", number - 1))
+        elif settings.send_confirmation and state.verdict.status == "remediated" and state.notified_count:
+            due.append(DueMessage(state.status_since, state, CONFIRMATION, -1))
+    return sorted(due, key=lambda m: (m.when, m.state.user_id))
 
 
 def due_at(state: UserState, settings: Settings) -> datetime | None:
@@ -94,17 +120,15 @@ def notify_due(
     sleep: Callable[[float], None] = time.sleep,
 ) -> NotifyResult:
     result = NotifyResult()
-    due = sorted(
-        ((when, s) for s in states if (when := due_at(s, settings)) is not None and when <= now),
-        key=lambda pair: (pair[0], pair[1].user_id),
-    )
+    due = due_messages(states, settings, now)
     if not tenant_ready:
         # Users cannot finish the re-add without consent for Apple's app: tell the admin, not them.
-        result.held["held_tenant_not_ready"] += len(due)
-        return result
+        result.held["held_tenant_not_ready"] += sum(1 for m in due if not m.is_confirmation)
+        due = [m for m in due if m.is_confirmation]
     live = sender.ledger_state == "sent"
     budget = SendBudget(settings, ledger.sent_since(now - timedelta(hours=1)) if live else [], now, clock)
-    for index, (_, state) in enumerate(due):
+    for index, message in enumerate(due):
+        state = message.state
         if "single_failed_attempt" in state.verdict.reasons:
             result.held["held_single_attempt"] += 1
             continue
@@ -114,12 +138,10 @@ def notify_due(
         if not allowed(state.directory.mail, settings):
             result.held["held_not_in_allow_list"] += 1
             continue
-        number = state.notified_count + 1
-        message_id = f"{REMEDIATION}-{number}"
-        existing = ledger.get(state.user_id, message_id)
+        existing = ledger.get(state.user_id, message.message_id)
         if existing is not None and existing.state in ("sent", "dry-run"):
-            # The mail went out but the user row was not updated: repair the row, send nothing.
-            result.updated.append(_mark_notified(state, existing.completed_at or existing.created_at))
+            if not message.is_confirmation:  # sent, but the user row was not updated: repair it
+                result.updated.append(_mark_notified(state, existing.completed_at or existing.created_at))
             continue
         if existing is not None and existing.state not in RETRYABLE:
             result.unconfirmed += existing.state == "sending"
@@ -131,10 +153,14 @@ def notify_due(
                 result.carried_over = len(due) - index
                 result.held[blocked] += result.carried_over
                 break
-        email = compose_remediation(state, settings, reminder=number - 1, first_sent=state.first_notified_at)
+        email = (
+            compose_confirmation(state, settings)
+            if message.is_confirmation
+            else compose_remediation(state, settings, reminder=message.reminder, first_sent=state.first_notified_at)
+        )
         entry = LedgerEntry(
             user_id=state.user_id,
-            message_id=message_id,
+            message_id=message.message_id,
             operation_id=str(uuid.uuid4()),
             state="sending",
             template=email.template,
@@ -166,7 +192,8 @@ def notify_due(
             continue
         ledger.complete(replace(entry, state=sender.ledger_state, completed_at=now))
         result.delivered += 1
-        result.updated.append(_mark_notified(state, now))
+        if not message.is_confirmation:
+            result.updated.append(_mark_notified(state, now))
     return result
 
 

@@ -60,16 +60,15 @@ class NotificationLedger:
     def complete(self, entry: LedgerEntry) -> None:
         self._table.upsert_entity(_to_row(self._tenant, entry), mode=UpdateMode.REPLACE)
 
-    def sent_since(self, since: datetime) -> list[datetime]:
-        """When messages that reached (or may have reached) ACS were started: the quota's view."""
+    def since(self, since: datetime) -> list[LedgerEntry]:
         rows = self._table.query_entities(
             "PartitionKey eq @pk and CreatedAt ge @since", parameters={"pk": self._tenant, "since": since}
         )
-        return sorted(
-            created
-            for row in rows
-            if row.get("State") in ("sending", "sent") and (created := utc_datetime(row.get("CreatedAt"))) is not None
-        )
+        return [_from_row(row) for row in rows]
+
+    def sent_since(self, since: datetime) -> list[datetime]:
+        """When messages that reached (or may have reached) ACS were started: the quota's view."""
+        return sorted(e.created_at for e in self.since(since) if e.state in ("sending", "sent"))
 
     def retry(self, entry: LedgerEntry) -> None:
         """Take a throttled message up again (a new operation id: the earlier one never reached ACS)."""

@@ -34,7 +34,7 @@ def functions() -> dict[str, func.decorators.function_app.Function]:
 
 def test_the_host_finds_three_timers_and_the_users_api() -> None:
     found = functions()
-    assert set(found) == {"collect_and_evaluate", "check_apple_app", "notify_users", "admin_views"}
+    assert set(found) == {"collect_and_evaluate", "check_apple_app", "notify_users", "send_digest", "admin_views"}
     # The binding JSON the host reads from the worker at indexing time.
     schedules = {name: json.loads(fn.get_raw_bindings()[0]) for name, fn in found.items()}
     assert schedules["collect_and_evaluate"]["type"] == "timerTrigger"

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from azure.data.tables import TableServiceClient
 
-from core.pipeline import FULL_CYCLE, collect_and_evaluate_step, notify_step, run_with_settings
+from core.pipeline import FULL_CYCLE, collect_and_evaluate_step, digest_step, notify_step, run_with_settings
 from core.records import DirectoryUser, Evidence, UserState, Verdict
 from core.settings import Settings
 from devstack.azurite import Azurite
@@ -173,3 +173,42 @@ def test_acs_throttling_is_carried_over_and_sent_once(tenant_id: str, start_sim:
         UserRepository(service.get_table_client("users"), tenant_id).load_all()[scenario.users[0]["id"]].notified_count
         == 1
     )
+
+
+def test_a_confirmation_once_remediated_in_the_users_language(
+    tenant_id: str, start_sim: StartSim, azurite: Azurite
+) -> None:
+    scenario = tenant(tenant_id)
+    anna = add_user(scenario, "anna", preferred_language="de-DE")
+    legacy_signins(scenario, anna, NOW - timedelta(hours=1), 3)
+    sim = start_sim(scenario)
+    settings = sim_settings(sim, azurite, LAM_SEND_CONFIRMATION="true")
+    asyncio.run(run_with_settings(settings, FULL_CYCLE, NOW))
+    apple_signins(scenario, anna, NOW + timedelta(hours=2))
+    for hours in (30, 31, 80):  # remediated after 24 quiet hours; one confirmation, not three
+        asyncio.run(run_with_settings(settings, FULL_CYCLE, NOW + timedelta(hours=hours)))
+    subjects = [m["Subject"] for m in outbox_messages(sim.state.outbox)]
+    assert subjects[0].startswith("Bitte handeln")
+    assert subjects[1:] == ["Erledigt: Ihre Dienst-E-Mail meldet sich jetzt modern an"]
+
+
+def test_the_daily_digest_goes_once_a_day_and_not_when_empty(
+    tenant_id: str, start_sim: StartSim, azurite: Azurite
+) -> None:
+    scenario = tenant(tenant_id)
+    legacy_signins(scenario, add_user(scenario, "alice"), NOW - timedelta(hours=1), 3)
+    legacy_signins(scenario, add_user(scenario, "<script>x</script>"), NOW - timedelta(hours=2), 3)
+    sim = start_sim(scenario)
+    settings = sim_settings(sim, azurite, LAM_DIGEST_RECIPIENTS="it-admin@contoso.example")
+    asyncio.run(run_with_settings(settings, [*FULL_CYCLE, digest_step], NOW))
+    asyncio.run(run_with_settings(settings, [digest_step], NOW + timedelta(hours=3)))  # same day: no second
+    quiet = asyncio.run(run_with_settings(settings, [digest_step], NOW + timedelta(days=2)))
+    digests = [m for m in outbox_messages(sim.state.outbox) if m["To"] == "it-admin@contoso.example"]
+    assert len(digests) == 1
+    assert digests[0]["Subject"] == "Legacy Auth Monitor 2026-11-20: 2 on legacy EAS, 2 new, 0 remediated this week"
+    text = plain_text(digests[0])
+    assert "Emails in the last day: 2 sent" in text
+    assert "enabling one today would cut off 2 user(s)" in text
+    html = digests[0].get_body(("html",))
+    assert html is not None and "&lt;script&gt;" in html.get_content() and "<script>x" not in html.get_content()
+    assert quiet[0].message.startswith("nothing new in the last day")

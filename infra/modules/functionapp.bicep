@@ -110,6 +110,10 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'LAM_SEND_PER_MINUTE', value: string(monitor.sendPerMinute) }
         { name: 'LAM_SEND_PER_HOUR', value: string(monitor.sendPerHour) }
         { name: 'LAM_NOTIFY_MAX_SECONDS', value: string(monitor.notifyMaxSeconds) }
+        { name: 'LAM_SEND_CONFIRMATION', value: monitor.sendConfirmation ? 'true' : 'false' }
+        { name: 'LAM_DIGEST_RECIPIENTS', value: monitor.digestRecipients }
+        { name: 'LAM_DIGEST_SEND_EMPTY', value: 'false' }
+        { name: 'LAM_DIGEST_SCHEDULE', value: monitor.digestSchedule }
         { name: 'LAM_COLLECT_DEVICES', value: monitor.collectDevices ? 'true' : 'false' }
         { name: 'LAM_EXO_BASE_URL', value: 'https://outlook.office365.com' }
         { name: 'LAM_EXO_ORGANIZATION', value: monitor.exoOrganization }

@@ -1,0 +1,91 @@
+"""The admin's daily digest: what changed, what is open, what the admin must do. Never empty unless asked."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.records import UserState
+from notify.compose import OutgoingEmail, template_environment
+from rules.readiness import Finding
+from store.notifications import LedgerEntry
+from store.runs import RunRecord
+
+DIGEST = "digest"
+
+
+@dataclass
+class Digest:
+    day: str
+    new_legacy: list[UserState] = field(default_factory=list)
+    open_legacy: int = 0
+    remediated_this_week: list[UserState] = field(default_factory=list)
+    attack_accounts: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    emails: Counter[str] = field(default_factory=Counter)
+    held: Counter[str] = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing new in the last day worth an admin's attention."""
+        return not (
+            self.new_legacy or self.remediated_this_week or self.emails or self.failures or self.attack_accounts
+        )
+
+
+def build_digest(
+    states: list[UserState], findings: list[Finding], ledger: list[LedgerEntry], runs: list[RunRecord], now: datetime
+) -> Digest:
+    """Pure: the state, the tenant findings, the last day's ledger rows and runs → the digest."""
+    day_ago, week_ago = now - timedelta(days=1), now - timedelta(days=7)
+    legacy = [s for s in states if s.verdict.status == "legacy_active"]
+    digest = Digest(
+        day=now.strftime("%Y-%m-%d"),
+        new_legacy=sorted((s for s in legacy if s.status_since >= day_ago), key=lambda s: s.status_since),
+        open_legacy=len(legacy),
+        remediated_this_week=[s for s in states if s.verdict.status == "remediated" and s.status_since >= week_ago],
+        attack_accounts=sum(1 for s in states if s.verdict.status == "attack_suspected" and s.status_since >= day_ago),
+        findings=[f for f in findings if not f.ok],
+    )
+    for entry in ledger:
+        if entry.created_at >= day_ago and entry.template != DIGEST:
+            digest.emails[entry.state] += 1
+            if entry.state == "failed":
+                digest.failures.append(f"email to {entry.recipient}: {entry.error}")
+    for run in runs:
+        if run.started_at < day_ago:
+            continue
+        if run.outcome == "failed":
+            digest.failures.append(f"{run.step} run at {run.started_at:%Y-%m-%d %H:%M} UTC: {run.message}")
+        if run.step == "notify":
+            digest.held.update({k: v for k, v in run.details.items() if k.startswith(("held_", "quota_"))})
+    return digest
+
+
+def digest_ledger_user(recipient: str) -> str:
+    """The ledger's user id for an admin recipient: stable, and no address in a RowKey."""
+    return "admin-" + hashlib.sha256(recipient.casefold().encode()).hexdigest()[:16]
+
+
+def compose_digest(digest: Digest, recipient: str, dashboard_hint: str) -> OutgoingEmail:
+    env = template_environment()
+    context: dict[str, Any] = {"d": digest, "dashboard_hint": dashboard_hint, "row": _row}
+    return OutgoingEmail(
+        to_address=recipient,
+        to_name="",
+        subject=f"Legacy Auth Monitor {digest.day}: {digest.open_legacy} on legacy EAS, "
+        f"{len(digest.new_legacy)} new, {len(digest.remediated_this_week)} remediated this week",
+        text=env.get_template("digest.txt").render(context),
+        html=env.get_template("digest.html").render(context),
+        template=DIGEST,
+        locale="en",
+    )
+
+
+def _row(state: UserState) -> str:
+    upn = state.directory.upn if state.directory else state.evidence.upn
+    return f"{upn} — {', '.join(state.verdict.reasons)}"
