@@ -1,0 +1,1 @@
+"""One module per pipeline step; core/pipeline.py puts them in order."""
