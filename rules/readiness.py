@@ -43,6 +43,16 @@ class Finding:
     action: str = ""
 
 
+SIGNIN_LOGS_FINDING = Finding(
+    "signin_logs",
+    False,
+    "Graph refuses the sign-in logs: the tenant has no Microsoft Entra ID P1 or P2 licence, "
+    "so nothing can be collected.",
+    "License Entra ID P1/P2 (included in Microsoft 365 E3/E5 and Business Premium) for at least one user; "
+    "the next collection then reads the last 30 days.",
+)
+
+
 def tenant_findings(
     apple: AppleAppStatus | None,
     consent: ConsentPolicy | None,

@@ -10,7 +10,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
 from core.records import AppleAppStatus, ConsentPolicy, LegacyBlockPolicy
-from rules.readiness import DeviceFinding, Finding, tenant_findings
+from rules.readiness import SIGNIN_LOGS_FINDING, DeviceFinding, Finding, tenant_findings
 from rules.spray import AttackFinding
 from store.tables import utc_datetime
 
@@ -19,6 +19,7 @@ USER_CONSENT_ROW = "user_consent"
 LEGACY_BLOCK_ROW = "ca_legacy_block"
 ATTACK_ROW = "attack"
 DEVICES_ROW = "device_partnerships"
+SIGNIN_LOGS_ROW = "signin_logs"
 _SYSTEM = {"PartitionKey", "RowKey", "Timestamp", "etag", "ChangedAt"}
 
 
@@ -168,9 +169,17 @@ class TenantRepository:
             now,
         )
 
+    def save_signin_logs(self, available: bool, now: datetime) -> bool:
+        return self._save(SIGNIN_LOGS_ROW, {"Available": available}, now)
+
+    def signin_logs_available(self) -> bool | None:
+        row = self._load(SIGNIN_LOGS_ROW)
+        return None if row is None else bool(row.get("Available"))
+
     def findings(self, legacy_active_users: int) -> list[Finding]:
         """Everything known about the tenant, as the admin reads it (see rules/readiness.py)."""
-        return tenant_findings(
+        unavailable = self.signin_logs_available() is False
+        return ([SIGNIN_LOGS_FINDING] if unavailable else []) + tenant_findings(
             self.load_apple_app(),
             self.load_user_consent(),
             self.load_legacy_block(),

@@ -24,6 +24,7 @@ from devstack.azurite import Azurite
 from sim.scenario import Scenario
 from sim.server import SimServer
 from store.notifications import LedgerEntry, NotificationLedger
+from store.tenant import TenantRepository
 from store.users import UserRepository
 from tests.conftest import NOW, outbox_messages, sim_settings
 from tests.scenarios import add_user, apple_signins, legacy_signins, new_id, tenant
@@ -231,7 +232,15 @@ def test_a_graph_failure_is_a_failed_run_never_an_empty_result(
     settings = sim_settings(sim, azurite)
     with pytest.raises(StepFailedError) as info:
         cycle(settings, steps=[collect_and_evaluate_step])
-    assert "Authentication_RequestFromNonPremiumTenantOrB2CTenant" in str(info.value)
+    assert "no Microsoft Entra ID P1 or P2 licence" in str(info.value)
     (row,) = runs_table(settings)
     assert (row["Step"], row["Outcome"]) == ("collect", "failed")
     assert users(settings) == {}
+    service = TableServiceClient.from_connection_string(settings.tables_connection_string or "")
+    findings = TenantRepository(service.get_table_client("tenant"), settings.tenant_id).findings(0)
+    assert findings[0].name == "signin_logs" and "License Entra ID P1/P2" in findings[0].action
+    del scenario.faults["signIns"]  # licensed now: the next run collects and the finding goes away
+    cycle(settings, NOW + timedelta(minutes=30), steps=[collect_and_evaluate_step])
+    assert "signin_logs" not in {
+        f.name for f in TenantRepository(service.get_table_client("tenant"), settings.tenant_id).findings(0)
+    }

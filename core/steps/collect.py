@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from collectors.devices import DeviceCollectorError, collect_devices, could_be_legacy, exchange_token
 from collectors.directory import fetch_users
+from collectors.graph import GraphError
 from collectors.signins import apple_app_filter, legacy_filter, signin_pages
 from core.clock import utcnow
 from core.records import DeviceRecord, DirectoryUser, Evidence, UserState
@@ -14,11 +15,18 @@ from core.services import Services, recorded
 from core.settings import Settings
 from rules.devices import judge_device
 from rules.evidence import fold_apple, fold_legacy
-from rules.readiness import DeviceFinding
+from rules.readiness import SIGNIN_LOGS_FINDING, DeviceFinding
 from rules.spray import AttackFinding, SprayTracker
 from rules.status import RULE_VERSION, evaluate
 from store.checkpoints import Checkpoint, fence_key
 from store.runs import RunRecord
+
+NO_PREMIUM_LICENCE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+
+
+class SignInLogsUnavailableError(RuntimeError):
+    """Graph will not serve sign-in logs to this tenant; the tenant finding says what to do."""
+
 
 LEGACY_STREAM = "signins-legacy"
 APPLE_STREAM = "signins-apple"
@@ -30,9 +38,17 @@ async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) 
         delta: dict[str, Evidence] = {}
         skipped: Counter[str] = Counter()
         spray = SprayTracker(min_accounts=svc.settings.spray_min_accounts)
-        checkpoints = [
-            await _read_stream(svc, name, run, delta, skipped, spray) for name in (LEGACY_STREAM, APPLE_STREAM)
-        ]
+        try:
+            checkpoints = [
+                await _read_stream(svc, name, run, delta, skipped, spray) for name in (LEGACY_STREAM, APPLE_STREAM)
+            ]
+        except GraphError as exc:
+            if exc.code == NO_PREMIUM_LICENCE:
+                svc.tenant.save_signin_logs(False, run.started_at)
+                finding = SIGNIN_LOGS_FINDING
+                raise SignInLogsUnavailableError(f"{finding.summary} {finding.action}") from exc
+            raise
+        run.writes += svc.tenant.save_signin_logs(True, run.started_at)
         attack = spray.apply(delta)
         devices = await _devices_for(svc, run, skipped) if svc.settings.collect_devices else None
         directory = await _directory_for(svc, prior, delta, skipped, devices)
