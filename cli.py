@@ -25,7 +25,7 @@ from core.settings import Settings, SettingsError, load_settings
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Legacy Auth Monitor")
 # Piped output (make demo in CI, redirects) gets a readable width instead of rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 120)
-errors = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+errors = Console(stderr=True, soft_wrap=True)  # an error stays one line: URLs and names copy whole
 
 
 class ReportFormat(StrEnum):
@@ -164,13 +164,29 @@ def sim(
     scenario: Annotated[str, typer.Option(help="Built-in scenario (demo, empty) or a JSON file.")] = "demo",
     port: Annotated[int, typer.Option(help="Loopback port; 0 picks a free one.", min=0, max=65535)] = 0,
     outbox: Annotated[Path, typer.Option(help="Where sent mail lands as .eml.")] = Path("outbox"),
+    users: Annotated[int, typer.Option(help="Serve a generated tenant of this many users instead.", min=0)] = 0,
+    events: Annotated[int, typer.Option(help="Legacy sign-ins in the generated tenant's 30 days.", min=0)] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the generated tenant (its tenant id follows).", min=1)] = 1,
+    now: Annotated[str | None, typer.Option(help="End of the generated sign-ins (ISO-8601 UTC).")] = None,
+    time_scale: Annotated[float, typer.Option(help="Run the throttle and latency this much faster.", min=0.01)] = 1.0,
+    latency_ms: Annotated[float, typer.Option(help="Time to serve one sign-in page.", min=0)] = 0.0,
+    throttle: Annotated[str, typer.Option(help="Sign-in requests per window, Graph's is 5/10s.")] = "5/10s",
+    spray_share: Annotated[float, typer.Option(help="Generated sign-ins that are spray.", min=0, max=1)] = 0.01,
 ) -> None:
-    """Serve the simulated tenant (Graph + ACS Email) on loopback until Ctrl-C."""
-    from sim.scenario import load_scenario
+    """Serve a simulated tenant (Graph + ACS Email + Exchange) on loopback until Ctrl-C."""
+    from core.clock import parse_graph_time
+    from core.settings import parse_rate
+    from sim.generated import GeneratedTenant
+    from sim.scenario import Scenario, load_scenario
     from sim.server import SimServer
 
     try:
-        data = load_scenario(scenario, utcnow())
+        end = parse_graph_time(now) if now else utcnow().replace(microsecond=0)
+        if end is None:
+            raise ValueError(f"--now: {now!r} is not an ISO-8601 time")
+        generated = GeneratedTenant(users, events, end, seed, spray_share=spray_share) if users else None
+        data = Scenario(generated.tenant_id, generated=generated) if generated else load_scenario(scenario, end)
+        data.throttle, data.time_scale, data.latency_ms = parse_rate(throttle), time_scale, latency_ms
     except ValueError as exc:
         errors.print(f"[red]{exc}[/]", highlight=False)
         raise typer.Exit(2) from exc
@@ -182,6 +198,7 @@ def sim(
         ("LAM_GRAPH_AUTH", "none"),
         ("LAM_ACS_ENDPOINT", server.url),
         ("LAM_ACS_KEY", data.acs_key),
+        ("LAM_SIGNINS_RATE_LIMIT", f"{data.throttle[0]}/{data.throttle[1] / time_scale:g}s"),
     ):
         console.print(f"  export {name}={value}", highlight=False)
     try:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import sys
 import tempfile
 import time
 import uuid
@@ -22,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 
+from bench import emit
 from collectors.devices import ExchangeAdminClient, collect_devices
 from core.settings import Settings
 from sim.graph_shapes import exchange_device, exchange_mailbox, user
@@ -104,11 +103,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result = measure(args.mailboxes)
-    if args.json:
-        sys.stdout.write(orjson.dumps(result).decode() + "\n")
-    else:
-        for key, value in result.items():
-            print(f"{key:>32}: {value}")
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

@@ -1,27 +1,36 @@
-"""A Graph client on msgraph-sdk's request adapter: its auth, retry and redirect middleware, our parsing.
+"""A Graph client on msgraph-sdk's request adapter: its auth and redirect middleware, our retries and parsing.
 
 The SDK's request builders build each request; responses come back as raw bytes and are parsed with
-orjson into our slim records, because the SDK's model deserialisation costs seconds per page.
+orjson (msgspec for sign-in pages) into our slim records, because the SDK's model deserialisation costs
+seconds per page. Retries
+are ours, not the SDK's RetryHandler: every attempt must pass the request pacer (Graph's budget for
+sign-in logs counts retries too), and a request that keeps failing ends in a typed error that says
+what Graph answered and how long we tried.
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import orjson
-from kiota_abstractions.api_client_builder import register_default_deserializer
 from kiota_abstractions.authentication import AnonymousAuthenticationProvider, AuthenticationProvider
 from kiota_abstractions.method import Method
+from kiota_abstractions.native_response_handler import NativeResponseHandler
 from kiota_abstractions.request_information import RequestInformation
-from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from kiota_http.middleware.options import ResponseHandlerOption, RetryHandlerOption
 from msgraph.graph_request_adapter import GraphRequestAdapter
+from msgraph_core import GraphClientFactory
 
+from collectors.pacing import RequestPacer
+from collectors.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
 from core.settings import Settings
-
-_ERROR_MAP: dict[str, Any] = {"XXX": ODataError}
 
 
 class GraphError(Exception):
@@ -32,53 +41,132 @@ class GraphError(Exception):
         self.code = code
         self.message = message
         self.url = url
-        super().__init__(f"Graph answered {status} {code}: {message} ({url})")
+        said = f"Graph answered {status} {code}" if status else f"Graph did not answer ({code})"
+        super().__init__(f"{said}: {message} ({url})")
 
 
 class GraphResponseError(GraphError):
     """Graph answered 2xx with a body that is not the JSON object we expect."""
 
 
-class GraphClient:
-    """Sends requests built by the SDK's request builders and returns parsed JSON objects."""
+class GraphRetriesExhaustedError(GraphError):
+    """Graph kept throttling or failing a request; ``attempts`` were made over ``seconds``."""
 
-    def __init__(self, auth: AuthenticationProvider, base_url: str) -> None:
+    def __init__(self, status: int, code: str, message: str, url: str, attempts: int, seconds: float) -> None:
+        self.attempts = attempts
+        self.seconds = seconds
+        super().__init__(status, code, message, url)
+
+
+@dataclass
+class GraphStats:
+    """What talking to Graph cost in one run: the figures the runs table and the benchmark show."""
+
+    requests: int = 0
+    throttled: int = 0
+    retries: int = 0
+    retry_wait_seconds: float = 0.0
+    pacing_wait_seconds: float = 0.0
+
+
+class GraphClient:
+    """Sends requests built by the SDK's request builders; returns raw bytes or parsed JSON objects."""
+
+    def __init__(
+        self,
+        auth: AuthenticationProvider,
+        base_url: str,
+        *,
+        timeout_seconds: float = 120.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self._auth = auth
         self._base_url = base_url.rstrip("/")
+        self._timeout = timeout_seconds
         self._adapters: dict[str, GraphRequestAdapter] = {}
-        self.requests = 0
+        self.retry = retry or RetryPolicy()
+        self.stats = GraphStats()
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
 
     def adapter(self, version: str) -> GraphRequestAdapter:
         """One adapter per API version (v1.0 or beta), created lazily inside the running loop."""
         adapter = self._adapters.get(version)
         if adapter is None:
-            register_default_deserializer(JsonParseNodeFactory)  # to read Graph's error bodies
-            adapter = GraphRequestAdapter(self._auth)
+            http = httpx.AsyncClient(timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, 10.0)), http2=True)
+            no_sdk_retry: dict[str, Any] = {RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0)}
+            client = GraphClientFactory.create_with_default_middleware(client=http, options=no_sdk_retry)
+            adapter = GraphRequestAdapter(self._auth, client=client)
             adapter.base_url = f"{self._base_url}/{version}"  # no trailing slash, or paths get "//"
             self._adapters[version] = adapter
         return adapter
 
-    async def get_object(self, version: str, request: RequestInformation) -> dict[str, Any]:
+    async def get_bytes(self, version: str, request: RequestInformation, pacer: RequestPacer | None = None) -> bytes:
+        """The body of a successful answer, after as many paced retries as the policy allows."""
         adapter = self.adapter(version)
-        self.requests += 1
+        request.add_request_options([ResponseHandlerOption(NativeResponseHandler())])
         url = _describe(request)
+        started = time.monotonic()
+        for attempt in range(self.retry.max_retries + 1):
+            response, problem = await self._attempt(adapter, request, pacer)
+            if response is not None and response.status_code < 400:
+                content = response.content
+                # httpx responses sit in reference cycles: collected young, or each page's body (a
+                # megabyte for sign-ins) lingers until the next full collection and memory creeps up
+                del response
+                gc.collect(1)
+                return content
+            if response is not None and response.status_code not in RETRYABLE_STATUS:
+                raise _error_from(response, url)
+            retry_after = retry_after_seconds(response.headers.get("Retry-After")) if response is not None else None
+            if response is not None and response.status_code == 429:
+                self.stats.throttled += 1
+                if pacer is not None and retry_after is not None:
+                    pacer.pause(retry_after)
+            if attempt == self.retry.max_retries:
+                break
+            delay = self.retry.delay(attempt, retry_after)
+            self.stats.retries += 1
+            self.stats.retry_wait_seconds += delay
+            await asyncio.sleep(delay)
+        status, code, message = problem
+        raise GraphRetriesExhaustedError(
+            status,
+            code,
+            f"{message}; gave up after {self.retry.max_retries + 1} attempts over "
+            f"{time.monotonic() - started:.0f} s (LAM_GRAPH_MAX_RETRIES={self.retry.max_retries})",
+            url,
+            attempts=self.retry.max_retries + 1,
+            seconds=time.monotonic() - started,
+        )
+
+    async def _attempt(
+        self, adapter: GraphRequestAdapter, request: RequestInformation, pacer: RequestPacer | None
+    ) -> tuple[httpx.Response | None, tuple[int, str, str]]:
+        """One paced attempt: the response, or None and what went wrong on the wire."""
+        if pacer is not None:
+            waited = pacer.waited_seconds
+            await pacer.acquire()
+            self.stats.pacing_wait_seconds += pacer.waited_seconds - waited
+        self.stats.requests += 1
         try:
-            raw = await adapter.send_primitive_async(request, "bytes", _ERROR_MAP)
-        except ODataError as exc:
-            error = exc.error
-            raise GraphError(
-                exc.response_status_code or 0,
-                (error.code if error else None) or "unknown",
-                (error.message if error else None) or str(exc),
-                url,
-            ) from exc
-        try:
-            body = orjson.loads(raw or b"")
-        except orjson.JSONDecodeError as exc:
-            raise GraphResponseError(200, "invalidJson", f"response is not JSON: {exc}", url) from exc
-        if not isinstance(body, dict):
-            raise GraphResponseError(200, "invalidJson", "response is not a JSON object", url)
-        return body
+            response: httpx.Response = await adapter.send_primitive_async(request, "bytes", None)
+        except httpx.TimeoutException as exc:
+            return None, (0, "Timeout", f"no answer within {self._timeout:g} s ({type(exc).__name__})")
+        except httpx.TransportError as exc:
+            return None, (0, "ConnectionFailed", f"{type(exc).__name__}: {exc}")
+        if response.status_code < 400:
+            return response, (response.status_code, "", "")
+        code, message = _error_body(response)
+        return response, (response.status_code, code, message)
+
+    async def get_object(
+        self, version: str, request: RequestInformation, pacer: RequestPacer | None = None
+    ) -> dict[str, Any]:
+        raw = await self.get_bytes(version, request, pacer)
+        return parse_object(raw, _describe(request))
 
     async def pages(self, version: str, first: RequestInformation) -> AsyncIterator[dict[str, Any]]:
         """Yield each page of a collection, following @odata.nextLink verbatim."""
@@ -95,6 +183,33 @@ class GraphClient:
         self._adapters.clear()
 
 
+def parse_object(raw: bytes, url: str) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw or b"")
+    except orjson.JSONDecodeError as exc:
+        raise GraphResponseError(200, "invalidJson", f"response is not JSON: {exc}", url) from exc
+    if not isinstance(body, dict):
+        raise GraphResponseError(200, "invalidJson", "response is not a JSON object", url)
+    return body
+
+
+def _error_body(response: httpx.Response) -> tuple[str, str]:
+    """Graph's error code and message, or the HTTP reason when the body is not Graph's error shape."""
+    try:
+        error = orjson.loads(response.content or b"{}").get("error") or {}
+    except (orjson.JSONDecodeError, AttributeError):
+        error = {}
+    code = error.get("code") if isinstance(error, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    reason = response.reason_phrase or "error"
+    return str(code or reason.replace(" ", "")), str(message or f"HTTP {response.status_code} {reason}")
+
+
+def _error_from(response: httpx.Response, url: str) -> GraphError:
+    code, message = _error_body(response)
+    return GraphError(response.status_code, code, message, url)
+
+
 def next_request(url: str) -> RequestInformation:
     request = RequestInformation(Method.GET)
     request.url = url
@@ -104,8 +219,12 @@ def next_request(url: str) -> RequestInformation:
 
 def build_graph_client(settings: Settings, credential_factory: Callable[[], Any] | None = None) -> GraphClient:
     """Pick the authentication the settings ask for: none (loopback simulator) or an Azure credential."""
+    options: dict[str, Any] = {
+        "timeout_seconds": settings.graph_timeout_seconds,
+        "retry": RetryPolicy(max_retries=settings.graph_max_retries),
+    }
     if settings.graph_auth == "none":
-        return GraphClient(AnonymousAuthenticationProvider(), settings.graph_base_url)
+        return GraphClient(AnonymousAuthenticationProvider(), settings.graph_base_url, **options)
     from msgraph_core.authentication import AzureIdentityAuthenticationProvider
 
     credential = (credential_factory or (lambda: azure_credential(settings)))()
@@ -113,7 +232,7 @@ def build_graph_client(settings: Settings, credential_factory: Callable[[], Any]
     auth = AzureIdentityAuthenticationProvider(
         credential, scopes=[f"{settings.graph_base_url}/.default"], allowed_hosts=[host]
     )
-    return GraphClient(auth, settings.graph_base_url)
+    return GraphClient(auth, settings.graph_base_url, **options)
 
 
 def azure_credential(settings: Settings) -> Any:

@@ -6,7 +6,7 @@ check the Apple app (tenant readiness) → collect + evaluate → notify; the di
 from __future__ import annotations
 
 from core.services import Services, Step, StepFailedError, run_with_settings
-from core.steps.collect import APPLE_STREAM, LEGACY_STREAM, collect_and_evaluate_step, evaluate_all
+from core.steps.collect import APPLE_STREAM, LEGACY_STREAM, collect_and_evaluate_step
 from core.steps.notify import SendFailuresError, digest_step, notify_step
 from core.steps.tenant_check import check_apple_app_step
 
@@ -24,7 +24,6 @@ __all__ = [
     "check_apple_app_step",
     "collect_and_evaluate_step",
     "digest_step",
-    "evaluate_all",
     "notify_step",
     "run_with_settings",
 ]

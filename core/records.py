@@ -167,6 +167,18 @@ class Evidence:
         )
 
 
+@dataclass(slots=True)
+class Delta:
+    """What one ingest window adds to a user: evidence, plus wrong-password failures by source IP, kept
+    until the whole window is read and the spray sources are known (then they become spray_failures)."""
+
+    evidence: Evidence = field(default_factory=Evidence)
+    credential_ips: dict[str, int] = field(default_factory=dict)
+
+    def merged(self, newer: Delta) -> Delta:
+        return Delta(self.evidence.merged(newer.evidence), _add_counts(self.credential_ips, newer.credential_ips))
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     status: Status
@@ -190,6 +202,8 @@ class UserState:
     first_notified_at: datetime | None = None
     devices: tuple[DeviceRecord, ...] = ()
     """Exchange device partnerships (when the device collector is on)."""
+    applied_window: str = ""
+    """The last ingest window whose sign-ins are in ``evidence``: a replayed window is not counted twice."""
 
 
 def _add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:

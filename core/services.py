@@ -10,7 +10,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from azure.data.tables import TableServiceClient
+
 from collectors.graph import GraphClient, build_graph_client
+from collectors.pacing import RequestPacer, pacer_for
 from core.clock import utcnow
 from core.settings import Settings
 from notify.senders import Sender, build_sender
@@ -40,6 +43,9 @@ class Services:
     tenant: TenantRepository
     ledger: NotificationLedger
     sender: Sender | None
+    tables: TableServiceClient
+    signin_pacer: RequestPacer
+    """Graph's budget for sign-in logs, shared by every run of this tenant in this process."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -48,6 +54,8 @@ class Services:
         tid = settings.tenant_id
         return cls(
             settings=settings,
+            tables=service,
+            signin_pacer=pacer_for(tid, *settings.signins_rate_limit),
             graph=build_graph_client(settings),
             users=UserRepository(service.get_table_client("users"), tid),
             checkpoints=CheckpointRepository(service.get_table_client("checkpoints"), tid),

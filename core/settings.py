@@ -38,6 +38,7 @@ _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 T = TypeVar("T")
+N = TypeVar("N", int, float)
 
 
 class SettingsError(ValueError):
@@ -87,6 +88,14 @@ class Settings:
     exo_base_url: str = "https://outlook.office365.com"
     exo_organization: str | None = None
     """The tenant's initial domain (contoso.onmicrosoft.com), for Exchange's anchor mailbox header."""
+    signins_rate_limit: tuple[int, float] = (5, 10.0)
+    """Sign-in log requests per window of seconds: Graph's reports limit is 5 per 10 s per tenant."""
+    graph_max_retries: int = 5
+    graph_timeout_seconds: float = 120.0
+    collect_max_seconds: int = 1500
+    """How long one collect run reads before it saves its place and leaves the rest to the next run."""
+    checkpoint_pages: int = 50
+    """Pages between two checkpoints of an open window (cursor + partial aggregates)."""
 
     @property
     def graph_is_loopback(self) -> bool:
@@ -173,6 +182,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         collect_devices=collect_devices,
         exo_base_url=reader.optional("LAM_EXO_BASE_URL", _service_url, "https://outlook.office365.com"),
         exo_organization=exo_organization,
+        signins_rate_limit=reader.optional("LAM_SIGNINS_RATE_LIMIT", parse_rate, (5, 10.0)),
+        graph_max_retries=reader.optional("LAM_GRAPH_MAX_RETRIES", _int_between(0, 20), 5),
+        graph_timeout_seconds=reader.optional("LAM_GRAPH_TIMEOUT_SECONDS", _seconds_between(0.1, 600), 120.0),
+        collect_max_seconds=reader.optional("LAM_COLLECT_MAX_SECONDS", _int_between(1, 86400), 1500),
+        checkpoint_pages=reader.optional("LAM_CHECKPOINT_PAGES", _int_between(1, 1000), 50),
     )
     if reader.problems:
         raise SettingsError(reader.problems)
@@ -247,16 +261,36 @@ def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
 
 
 def _int_between(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
+    return _between(int, low, high, "a whole number", "")
+
+
+def _seconds_between(low: float, high: float) -> Callable[[str], float]:
+    return _between(float, low, high, "a number of seconds", " seconds")
+
+
+def _between(convert: Callable[[str], N], low: N, high: N, what: str, unit: str) -> Callable[[str], N]:
+    def parse(raw: str) -> N:
         try:
-            value = int(raw)
+            value = convert(raw)
         except ValueError:
-            raise ValueError(f"must be a whole number from {low} to {high}") from None
+            raise ValueError(f"must be {what} from {_shown(low)} to {_shown(high)}") from None
         if not low <= value <= high:
-            raise ValueError(f"must be from {low} to {high}")
+            raise ValueError(f"must be from {_shown(low)} to {_shown(high)}{unit}")
         return value
 
     return parse
+
+
+def _shown(number: float) -> str:
+    return f"{number:g}" if isinstance(number, float) else str(number)
+
+
+def parse_rate(raw: str) -> tuple[int, float]:
+    """'5/10s': requests per window of seconds."""
+    match = re.fullmatch(r"(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*s", raw.strip())
+    if not match or int(match[1]) < 1 or float(match[2]) <= 0:
+        raise ValueError("must be requests per seconds, like 5/10s (Graph's limit for sign-in logs)")
+    return int(match[1]), float(match[2])
 
 
 def _email(raw: str) -> str:

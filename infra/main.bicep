@@ -41,6 +41,15 @@ param sprayMinAccounts int = 5
 param deviceMinAttempts int = 2
 param deviceMaxNetworks int = 3
 
+@description('Budget for sign-in log requests: Graph serves 5 per 10 seconds per app and tenant.')
+param signinsRateLimit string = '5/10s'
+param graphMaxRetries int = 5
+param graphTimeoutSeconds int = 120
+@description('Seconds one collect run reads before saving its place for the next run (host timeout: 30 min).')
+param collectMaxSeconds int = 1500
+@description('Pages between two checkpoints of an open window.')
+param checkpointPages int = 50
+
 @description('Language of user emails when neither their preferred language nor their country has a translation.')
 param defaultLocale string = 'en'
 @description('Days after the first email to remind users still on legacy auth.')
@@ -175,6 +184,11 @@ module functionApp 'modules/functionapp.bicep' = {
       digestSchedule: digestSchedule
       collectDevices: collectDevices
       exoOrganization: exoOrganization
+      signinsRateLimit: signinsRateLimit
+      graphMaxRetries: graphMaxRetries
+      graphTimeoutSeconds: graphTimeoutSeconds
+      collectMaxSeconds: collectMaxSeconds
+      checkpointPages: checkpointPages
     }
   }
   dependsOn: [roles]

@@ -1,11 +1,12 @@
-"""Fold sign-in events into per-user evidence as pages arrive, so no run holds all events."""
+"""Fold sign-in events into per-user deltas as pages arrive, so no run holds all events."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 
 from core.constants import APPLE_APP_ID, MODERN_CLIENT_APPS
-from core.records import COUNT_KEYS_KEPT, Evidence, SignInEvent, capped
+from core.records import COUNT_KEYS_KEPT, Delta, SignInEvent, capped
 from rules.signals import CREDENTIAL_ERROR_CODES, network_of
 
 
@@ -19,35 +20,36 @@ def is_apple_modern(event: SignInEvent) -> bool:
     return event.app_id == APPLE_APP_ID and event.succeeded and event.client_app.casefold() in MODERN_CLIENT_APPS
 
 
-def fold_legacy(acc: dict[str, Evidence], events: Iterable[SignInEvent], watched: frozenset[str]) -> int:
-    """Add legacy sign-ins to ``acc`` (user id → evidence); returns how many events were not legacy."""
+def fold_legacy(acc: dict[str, Delta], events: Iterable[SignInEvent], watched: frozenset[str]) -> int:
+    """Add legacy sign-ins to ``acc`` (user id → delta); returns how many events were not legacy."""
     return _fold(acc, events, lambda event: is_legacy(event, watched), _add_legacy)
 
 
-def fold_apple(acc: dict[str, Evidence], events: Iterable[SignInEvent]) -> int:
+def fold_apple(acc: dict[str, Delta], events: Iterable[SignInEvent]) -> int:
     """Record the latest modern Apple-app sign-in per user; returns how many events did not qualify."""
     return _fold(acc, events, is_apple_modern, _add_apple)
 
 
 def _fold(
-    acc: dict[str, Evidence],
+    acc: dict[str, Delta],
     events: Iterable[SignInEvent],
     qualifies: Callable[[SignInEvent], bool],
-    add: Callable[[Evidence, SignInEvent], None],
+    add: Callable[[Delta, SignInEvent], None],
 ) -> int:
     ignored = 0
     for event in events:
         if not qualifies(event):
             ignored += 1
             continue
-        evidence = acc.get(event.user_id)
-        if evidence is None:
-            evidence = acc[event.user_id] = Evidence()
-        add(evidence, event)
+        delta = acc.get(event.user_id)
+        if delta is None:
+            delta = acc[event.user_id] = Delta()
+        add(delta, event)
     return ignored
 
 
-def _add_legacy(ev: Evidence, event: SignInEvent) -> None:
+def _add_legacy(delta: Delta, event: SignInEvent) -> None:
+    ev = delta.evidence
     ev.upn = event.upn or ev.upn
     if event.succeeded:
         ev.legacy_success += 1
@@ -56,6 +58,8 @@ def _add_legacy(ev: Evidence, event: SignInEvent) -> None:
         _bump(ev.failure_codes, str(event.error_code))
         if event.error_code in CREDENTIAL_ERROR_CODES:
             ev.credential_failures += 1
+            if event.ip:
+                _bump(delta.credential_ips, event.ip)
     _bump(ev.protocols, event.client_app)
     _bump(ev.agents, event.user_agent or "(none)")
     _bump(ev.networks, network_of(event.ip))
@@ -69,6 +73,7 @@ def _add_legacy(ev: Evidence, event: SignInEvent) -> None:
 
 
 def _bump(counts: dict[str, int], key: str) -> None:
+    key = sys.intern(key)  # thousands of users share a few agents and codes: keep one copy of each
     counts[key] = counts.get(key, 0) + 1
     if len(counts) > 4 * COUNT_KEYS_KEPT:  # stays bounded while folding; totals are kept exactly
         kept = capped(counts)
@@ -76,7 +81,8 @@ def _bump(counts: dict[str, int], key: str) -> None:
         counts.update(kept)
 
 
-def _add_apple(ev: Evidence, event: SignInEvent) -> None:
+def _add_apple(delta: Delta, event: SignInEvent) -> None:
+    ev = delta.evidence
     ev.upn = ev.upn or event.upn
     if ev.last_apple_at is None or event.created_at > ev.last_apple_at:
         ev.last_apple_at = event.created_at

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from rules.user_agent import parse_user_agent
@@ -20,6 +21,7 @@ CREDENTIAL_ERROR_CODES = frozenset(
 MAIL_CLIENT_PLATFORMS = frozenset({"ios", "ipados", "macos", "android"})
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def network_of(ip: str) -> str:
     """The source network used as the "IP family" of a device: IPv4 /24, IPv6 /48."""
     try:

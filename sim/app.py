@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
 import threading
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from notify.eml import build_eml, write_eml
 from sim import acs_auth
-from sim.odata import FilterError, parse_filter
+from sim.generated import GeneratedTenant, Sequence, iso_millis
+from sim.odata import FilterError, in_values, parse_filter, time_bounds
 from sim.scenario import Scenario
 
 SIGNIN_FIELDS = {
@@ -33,6 +37,9 @@ SIGNIN_FIELDS = {
 GRANT_FIELDS = {"clientId": "str", "consentType": "str", "resourceId": "str"}
 BETA_ONLY_SIGNIN_FIELDS = ("userAgent", "signInEventTypes")
 MAX_PAGE = {"signIns": 1000, "users": 999, "oauth2PermissionGrants": 1000, "conditionalAccessPolicies": 1000}
+USER_FIELDS = {"id": "str"}
+THROTTLED_KINDS = ("signIns",)
+"""Graph's reports limit (5 requests per 10 s per app per tenant) covers the audit logs, not the directory."""
 
 
 @dataclass
@@ -75,6 +82,11 @@ class SimState:
     sent: list[dict[str, Any]] = field(default_factory=list)
     operations: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    arrivals: dict[str, list[float]] = field(default_factory=dict)
+    """When each throttled request arrived (time.monotonic), rejected ones included."""
+    throttled: int = 0
+    """Requests the throttle itself refused with 429 (injected faults not counted)."""
+    _served: dict[str, deque[float]] = field(default_factory=dict)
     _exchange: tuple[int, int, ExchangeIndex] | None = None
 
     def exchange_index(self) -> ExchangeIndex:
@@ -84,20 +96,57 @@ class SimState:
             self._exchange = (*key, ExchangeIndex.build(self.scenario))
         return self._exchange[2]
 
-    def count(self, kind: str) -> Response | None:
-        """Count a request of this kind; return the injected fault's response if one applies."""
+    @property
+    def throttle_window(self) -> float:
+        """The throttle's window in seconds, shortened by the scenario's time scale."""
+        return self.scenario.throttle[1] / self.scenario.time_scale
+
+    def admit(self, kind: str) -> Response | None:
+        """The sliding-window throttle: None when the request may go on, else Graph's 429."""
+        now = time.monotonic()
+        limit, window = self.scenario.throttle[0], self.throttle_window
         with self.lock:
-            self.requests[kind] = self.requests.get(kind, 0) + 1
+            self.arrivals.setdefault(kind, []).append(now)
+            served = self._served.setdefault(kind, deque())
+            while served and served[0] <= now - window:
+                served.popleft()
+            if len(served) < limit:
+                served.append(now)
+                return None
+            self.throttled += 1
+            wait = max(1, math.ceil(served[0] + window - now))
+        body = {"error": {"code": "TooManyRequests", "message": "Too many requests, please retry later."}}
+        return _json(body, 429, {"Retry-After": str(wait)})
+
+    def count(self, kind: str) -> dict[str, Any] | None:
+        """Count a request of this kind; return the injected fault that applies to it, if any.
+
+        A fault is {"status": 503, "code": ..., "message": ..., "retry_after": 1} or {"hang_seconds": 5};
+        "after": N lets the first N requests through, "times": N stops it after N requests.
+        """
+        with self.lock:
+            number = self.requests[kind] = self.requests.get(kind, 0) + 1
             fault = self.scenario.faults.get(kind)
-            if fault is None:
+            if fault is None or number <= int(fault.get("after", 0)):
                 return None
             if "times" in fault:
                 if fault["times"] <= 0:
                     return None
                 fault["times"] -= 1
+            return dict(fault)
+
+    async def injected(self, kind: str) -> Response | None:
+        """The response of an injected error, after an injected hang (the client may give up first)."""
+        fault = self.count(kind)
+        if fault is None:
+            return None
+        if fault.get("hang_seconds"):
+            await asyncio.sleep(float(fault["hang_seconds"]))
+        if "status" not in fault:
+            return None
         headers = {"Retry-After": str(fault["retry_after"])} if "retry_after" in fault else None
         body = {"error": {"code": fault.get("code", "Fault"), "message": fault.get("message", "injected fault")}}
-        return _json(body, int(fault.get("status", 500)), headers)
+        return _json(body, int(fault["status"]), headers)
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -132,13 +181,27 @@ def build_app(state: SimState) -> ASGIApp:
         kind = _graph_kind(rest)
         if kind is None:
             return graph_error(404, "BadRequest", f"Resource not found for the segment '{rest}'.")
-        fault = state.count(kind)
+        if kind in THROTTLED_KINDS:
+            refused = state.admit(kind)
+            if refused is not None:
+                return refused
+        fault = await state.injected(kind)
         if fault is not None:
             return fault
+        scenario = state.scenario
         if kind == "signIns":
-            return _collection(request, "signIns", _signins(state.scenario, version), SIGNIN_FIELDS)
+            if scenario.latency_ms:
+                await asyncio.sleep(scenario.latency_ms / 1000 / scenario.time_scale)
+            if scenario.generated is not None:
+                return _generated_signins(request, scenario.generated, version, scenario.page_size)
+            quirk = _quirk(scenario.quirks, state.requests.get(kind, 0))
+            return _collection(
+                request, "signIns", _signins(scenario, version), SIGNIN_FIELDS, scenario.page_size, quirk
+            )
         if kind == "users":
-            return _collection(request, "users", state.scenario.users, {"id": "str"})
+            if scenario.generated is not None:
+                return _generated_users(request, scenario.generated)
+            return _collection(request, "users", scenario.users, USER_FIELDS)
         if kind == "authorizationPolicy":
             return _json({"@odata.context": "sim", **state.scenario.authorization_policy})
         if kind == "conditionalAccessPolicies":
@@ -158,7 +221,7 @@ def build_app(state: SimState) -> ASGIApp:
             await asyncio.sleep(float(hang.get("seconds", 30)))
             if await request.is_disconnected():
                 return Response(status_code=499)  # the client died: nothing was accepted
-        fault = state.count("emails:send") if not hang else None
+        fault = await state.injected("emails:send") if not hang else None
         if fault is not None:
             return fault
         body = await request.body()
@@ -213,7 +276,7 @@ def build_app(state: SimState) -> ASGIApp:
             name, params = cmdlet["CmdletName"], cmdlet.get("Parameters") or {}
         except (orjson.JSONDecodeError, KeyError, TypeError):
             return _json({"error": {"code": "BadRequest", "message": "CmdletInput is required"}}, 400)
-        fault = state.count("InvokeCommand")
+        fault = await state.injected("InvokeCommand")
         state.count(f"InvokeCommand:{name}")
         if fault is not None:
             return fault
@@ -254,7 +317,15 @@ def build_app(state: SimState) -> ASGIApp:
 
     async def inspect(request: Request) -> Response:
         with state.lock:
-            return _json({"requests": state.requests, "sent": state.sent, "outbox": str(state.outbox)})
+            return _json(
+                {
+                    "requests": state.requests,
+                    "throttled": state.throttled,
+                    "arrivals": {kind: list(times) for kind, times in state.arrivals.items()},
+                    "sent": state.sent,
+                    "outbox": str(state.outbox),
+                }
+            )
 
     app = Starlette(
         routes=[
@@ -292,31 +363,138 @@ def _signins(scenario: Scenario, version: str) -> list[dict[str, Any]]:
     return [{k: v for k, v in item.items() if k not in BETA_ONLY_SIGNIN_FIELDS} for item in scenario.sign_ins]
 
 
-def _collection(request: Request, kind: str, items: list[dict[str, Any]], fields: dict[str, str]) -> Response:
-    """Filter, page by $skiptoken (an offset), and link the next page the way Graph does."""
+@dataclass(frozen=True)
+class PageQuirk:
+    """How Graph bends paging now and then: an empty page that still links on, or a page that starts
+    one record early (an offset shifted by a late insert), repeating the last record of the page before."""
+
+    empty: bool = False
+    repeat_last: bool = False
+
+
+def _quirk(quirks: dict[str, int], request_number: int) -> PageQuirk:
+    def due(name: str) -> bool:
+        every = quirks.get(name, 0)
+        return every >= 2 and request_number % every == 0
+
+    return PageQuirk(empty=due("empty_page_every"), repeat_last=due("repeat_last_every"))
+
+
+def _paging(request: Request, kind: str, page_size: int | None = None) -> tuple[int, int] | Response:
     params = request.query_params
     unknown = set(params) - {"$filter", "$top", "$skiptoken", "$select"}
     if unknown:
         return graph_error(400, "BadRequest", f"Query option(s) not supported: {', '.join(sorted(unknown))}")
-    matching = items
-    if params.get("$filter"):
-        try:
-            predicate = parse_filter(params["$filter"], fields)
-        except FilterError as exc:
-            return graph_error(400, "BadRequest", str(exc))
-        matching = [item for item in items if predicate(item)]
     try:
-        top = min(int(params.get("$top", MAX_PAGE[kind])), MAX_PAGE[kind])
+        top = min(int(params.get("$top", MAX_PAGE[kind])), MAX_PAGE[kind], page_size or MAX_PAGE[kind])
         offset = int(params.get("$skiptoken", "0"))
     except ValueError:
         return graph_error(400, "BadRequest", "$top and $skiptoken must be numbers")
-    page = matching[offset : offset + top]
+    if top < 1 or offset < 0:
+        return graph_error(400, "BadRequest", "$top must be positive and $skiptoken not negative")
+    return top, offset
+
+
+def _page_body(request: Request, kind: str, page: list[dict[str, Any]], next_offset: int | None) -> dict[str, Any]:
+    params = request.query_params
     if params.get("$select"):
         wanted = {name.strip() for name in params["$select"].split(",")}
         page = [{k: v for k, v in item.items() if k in wanted} for item in page]
     body: dict[str, Any] = {"@odata.context": f"{request.base_url}$metadata#{kind}", "value": page}
-    if offset + top < len(matching):
+    if next_offset is not None:
         query = {k: v for k, v in params.items() if k != "$skiptoken"}
-        query["$skiptoken"] = str(offset + top)
+        query["$skiptoken"] = str(next_offset)
         body["@odata.nextLink"] = f"{str(request.url).split('?', 1)[0]}?{urlencode(query)}"
-    return _json(body)
+    return body
+
+
+def _collection(
+    request: Request,
+    kind: str,
+    items: list[dict[str, Any]],
+    fields: dict[str, str],
+    page_size: int | None = None,
+    quirk: PageQuirk = PageQuirk(),
+) -> Response:
+    """Filter, page by $skiptoken (an offset), and link the next page the way Graph does."""
+    paging = _paging(request, kind, page_size)
+    if isinstance(paging, Response):
+        return paging
+    top, offset = paging
+    matching = items
+    if request.query_params.get("$filter"):
+        try:
+            predicate = parse_filter(request.query_params["$filter"], fields)
+        except FilterError as exc:
+            return graph_error(400, "BadRequest", str(exc))
+        matching = [item for item in items if predicate(item)]
+    if quirk.empty and offset < len(matching):
+        return _json(_page_body(request, kind, [], offset))
+    start = offset - 1 if quirk.repeat_last and offset > 0 else offset
+    page = matching[start : start + top]
+    return _json(_page_body(request, kind, page, start + top if start + top < len(matching) else None))
+
+
+def _generated_signins(request: Request, tenant: GeneratedTenant, version: str, page_size: int) -> Response:
+    """Serve a filtered page of the generated tenant, building only the records on that page."""
+    paging = _paging(request, "signIns", page_size)
+    if isinstance(paging, Response):
+        return paging
+    top, offset = paging
+    text = request.query_params.get("$filter", "")
+    try:
+        predicate = parse_filter(text, SIGNIN_FIELDS) if text else None
+    except FilterError as exc:
+        return graph_error(400, "BadRequest", str(exc))
+    low, high = time_bounds(text, "createdDateTime") if text else (None, None)
+    page: list[dict[str, Any]] = []
+    next_offset = None
+    for sequence in tenant.sequences():
+        span = _matching_span(sequence, predicate, low.timestamp() if low else None, high.timestamp() if high else None)
+        if span:
+            window = span[offset : offset + top]
+            page = [sequence.item(index) for index in window]
+            next_offset = offset + top if offset + top < len(span) else None
+            break
+    if version != "beta":
+        page = [{k: v for k, v in item.items() if k not in BETA_ONLY_SIGNIN_FIELDS} for item in page]
+    return _json(_page_body(request, "signIns", page, next_offset))
+
+
+def _matching_span(sequence: Sequence, predicate: Any, low: float | None, high: float | None) -> range:
+    """The indexes of one sequence that pass the filter. Its records share app and client, so one record
+    placed inside the time bounds tells whether the sequence matches at all; then only time decides."""
+    if sequence.count == 0:
+        return range(0)
+    sample = sequence.item(0)
+
+    def matches_at(epoch: float) -> bool:
+        return predicate is None or bool(predicate({**sample, "createdDateTime": iso_millis(epoch)}))
+
+    first, last = sequence.created(sequence.count - 1), sequence.created(0)
+    inside = min(max((low if low is not None else first) + 0.0005, first), last)
+    if not matches_at(inside):
+        return range(0)
+    return sequence.index_range(matches_at, low, high)
+
+
+def _generated_users(request: Request, tenant: GeneratedTenant) -> Response:
+    paging = _paging(request, "users")
+    if isinstance(paging, Response):
+        return paging
+    top, offset = paging
+    text = request.query_params.get("$filter", "")
+    if not text:
+        page = [tenant.user(i) for i in range(offset, min(offset + top, tenant.users))]
+        return _json(_page_body(request, "users", page, offset + top if offset + top < tenant.users else None))
+    try:
+        predicate = parse_filter(text, USER_FIELDS)
+    except FilterError as exc:
+        return graph_error(400, "BadRequest", str(exc))
+    wanted = in_values(text, "id")
+    if wanted is None:
+        return graph_error(400, "BadRequest", "the generated tenant answers only id in (...) filters")
+    found = [tenant.user(i) for i in (tenant.user_index(v) for v in wanted) if i is not None]
+    matching = [item for item in found if predicate(item)]
+    page = matching[offset : offset + top]
+    return _json(_page_body(request, "users", page, offset + top if offset + top < len(matching) else None))

@@ -55,9 +55,45 @@ def sign_in(
     country: str = "US",
 ) -> dict[str, Any]:
     """A signIn resource as Graph's beta endpoint returns it (v1.0 drops userAgent and signInEventTypes)."""
+    return signin_record(
+        sign_in_id,
+        graph_time(when),
+        who,
+        client_app=client_app,
+        app_id=app_id,
+        app_name=app_name,
+        error_code=error_code,
+        failure_reason=failure_reason,
+        ip=ip,
+        user_agent=user_agent,
+        operating_system=operating_system,
+        browser=browser,
+        country=country,
+        correlation_id=str(uuid.uuid5(uuid.NAMESPACE_URL, sign_in_id)),
+    )
+
+
+def signin_record(
+    sign_in_id: str,
+    created: str,
+    who: dict[str, Any],
+    *,
+    client_app: str,
+    app_id: str,
+    app_name: str,
+    error_code: int,
+    failure_reason: str | None,
+    ip: str,
+    user_agent: str,
+    operating_system: str,
+    country: str,
+    correlation_id: str,
+    browser: str = "",
+) -> dict[str, Any]:
+    """Every field of a signIn record as a page carries them (most of them unused by the monitor)."""
     return {
         "id": sign_in_id,
-        "createdDateTime": graph_time(when),
+        "createdDateTime": created,
         "userDisplayName": who["displayName"],
         "userPrincipalName": who["userPrincipalName"],
         "userId": who["id"],
@@ -66,7 +102,7 @@ def sign_in(
         "ipAddress": ip,
         "clientAppUsed": client_app,
         "userAgent": user_agent,
-        "correlationId": str(uuid.uuid5(uuid.NAMESPACE_URL, sign_in_id)),
+        "correlationId": correlation_id,
         "conditionalAccessStatus": "notApplied",
         "isInteractive": True,
         "signInEventTypes": ["interactiveUser"],

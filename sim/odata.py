@@ -12,6 +12,10 @@ from core.clock import parse_graph_time
 Predicate = Callable[[Mapping[str, Any]], bool]
 
 _CLAUSE = re.compile(r"^(?P<field>[A-Za-z][\w/]*) (?P<op>eq|ne|ge|gt|le|lt) (?P<value>'(?:[^']|'')*'|[^\s()']+)$")
+_IN_CLAUSE = re.compile(r"^(?P<field>[A-Za-z][\w/]*) in \((?P<values>.*)\)$")
+_STRING = re.compile(r"'((?:[^']|'')*)'")
+MAX_IN_VALUES = 15
+"""Graph's default limit on the values of one `in` clause."""
 
 
 class FilterError(ValueError):
@@ -31,7 +35,37 @@ def _parse_group(text: str, fields: Mapping[str, str]) -> Predicate:
     return _parse_clause(text, fields)
 
 
+def in_values(text: str, field: str) -> list[str] | None:
+    """The quoted values of a top-level ``field in (...)`` clause, or None when there is none."""
+    for part in _split_top(text.strip(), " and "):
+        match = _IN_CLAUSE.match(part.strip())
+        if match and match["field"] == field:
+            return [v.replace("''", "'") for v in _STRING.findall(match["values"])]
+    return None
+
+
+def _parse_in(match: re.Match[str], fields: Mapping[str, str]) -> Predicate:
+    path = match["field"]
+    if fields.get(path) != "str":
+        raise FilterError(f"Filter on property '{path}' with 'in' is not supported")
+    values = [item.strip() for item in _split_top(match["values"], ",")]
+    if not values or any(not _STRING.fullmatch(v) for v in values):
+        raise FilterError(f"{path} in (...) needs a list of quoted string literals")
+    if len(values) > MAX_IN_VALUES:
+        raise FilterError(f"Too many values in the 'in' clause: {len(values)} (at most {MAX_IN_VALUES})")
+    wanted = {v[1:-1].replace("''", "'").casefold() for v in values}
+
+    def predicate(item: Mapping[str, Any]) -> bool:
+        actual = _lookup(item, path)
+        return actual is not None and str(actual).casefold() in wanted
+
+    return predicate
+
+
 def _parse_clause(text: str, fields: Mapping[str, str]) -> Predicate:
+    in_match = _IN_CLAUSE.match(text)
+    if in_match:
+        return _parse_in(in_match, fields)
     match = _CLAUSE.match(text)
     if not match:
         raise FilterError(f"Invalid filter clause: {text!r}")
@@ -111,3 +145,21 @@ def _split_top(text: str, separator: str) -> list[str]:
         raise FilterError("Unbalanced quotes or parentheses in $filter")
     parts.append(text[start:])
     return parts
+
+
+def time_bounds(text: str, path: str) -> tuple[datetime | None, datetime | None]:
+    """The lowest and highest ``path`` value that top-level comparisons allow (bounds, inclusive or not)."""
+    low: datetime | None = None
+    high: datetime | None = None
+    for part in _split_top(text.strip(), " and "):
+        match = _CLAUSE.match(part.strip())
+        if not match or match["field"] != path:
+            continue
+        value = parse_graph_time(match["value"])
+        if value is None:
+            continue
+        if match["op"] in ("ge", "gt", "eq"):
+            low = value if low is None else max(low, value)
+        if match["op"] in ("le", "lt", "eq"):
+            high = value if high is None else min(high, value)
+    return low, high

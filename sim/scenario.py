@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from core.clock import parse_graph_time
+from sim.generated import GeneratedTenant
 
 DEFAULT_ACS_KEY = base64.b64encode(b"legacy-auth-monitor-simulator-key").decode()
 
@@ -35,7 +36,21 @@ class Scenario:
     """Ground truth: the user ids a correct monitor emails (its first message)."""
     faults: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Injected errors by endpoint kind (signIns, users, servicePrincipals, oauth2PermissionGrants,
-    emails:send): {"status": 403, "code": "...", "message": "...", "times": 2}; no "times" = always."""
+    emails:send): {"status": 403, "code": "...", "message": "...", "times": 2}; no "times" = always;
+    "retry_after": seconds, "after": N requests first, "hang_seconds": answer late (client timeouts)."""
+    throttle: tuple[int, float] = (5, 10.0)
+    """Sign-in requests allowed per window of seconds: Graph's reports limit, 5 per 10 s per tenant."""
+    time_scale: float = 1.0
+    """Runs the throttle window and page latency this many times faster (benchmarks)."""
+    latency_ms: float = 0.0
+    """Time to serve one sign-in page (before the time scale)."""
+    page_size: int = 1000
+    """Most sign-ins on one page: Graph serves at most 1000, and sometimes fewer than $top."""
+    quirks: dict[str, int] = field(default_factory=dict)
+    """Paging oddities of Graph: {"empty_page_every": 3} (an empty page that still links on),
+    {"repeat_last_every": 4} (a page repeating the last record of the one before)."""
+    generated: GeneratedTenant | None = None
+    """A large tenant computed on demand instead of the lists above (users and sign-ins)."""
 
     def __post_init__(self) -> None:
         self.sort()
@@ -97,4 +112,14 @@ def load_scenario(name_or_file: str, now: datetime) -> Scenario:
         mailboxes=list(data.get("mailboxes", [])),
         devices=list(data.get("devices", [])),
         faults=dict(data.get("faults", {})),
+        throttle=_throttle(data.get("throttle", [5, 10.0]), path),
+        latency_ms=float(data.get("latency_ms", 0.0)),
+        page_size=int(data.get("page_size", 1000)),
+        quirks={str(k): int(v) for k, v in dict(data.get("quirks", {})).items()},
     )
+
+
+def _throttle(value: Any, path: Path) -> tuple[int, float]:
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int | float) for v in value)):
+        raise ValueError(f"{path}: 'throttle' is [requests, seconds], e.g. [5, 10]")
+    return int(value[0]), float(value[1])

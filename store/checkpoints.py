@@ -1,25 +1,39 @@
-"""The checkpoints table: per collector, the watermark and the fence of sign-in ids seen in the overlap."""
+"""The checkpoints table: where each sign-in stream stands, and the window being read.
+
+Rows (PartitionKey = tenant id):
+- one per stream (``signins-legacy``, ``signins-apple``): the watermark (the end of the last window
+  read in full) and the overlap fence (hashes of the sign-in ids just before it);
+- ``signins-window``, only while a window is open: its bounds, the stream and page (nextLink) it
+  stands at, which segments of partial aggregates are committed, and the small state that has to
+  travel with the cursor (the next fences, the ids of the last pages, the spray tracker).
+
+Every write of these rows is conditional on the ETag it was read with, so two runs that overlap (a
+timer and a manual run) cannot both advance the same window: the second one stops with a clear error.
+"""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import TableClient, UpdateMode
+import orjson
+from azure.core import MatchConditions
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
-from store.tables import utc_datetime
+from core.dedupe import pack, unpack
+from store.tables import get_blob, put_blob, utc_datetime
 
-FENCE_HASH_BYTES = 8
-FENCE_CHUNK_BYTES = 64 * 1024 - 8  # one binary property holds at most 64 KiB
-MAX_FENCE_CHUNKS = 14  # keeps the row well under the 1 MB entity limit
+WINDOW_ROW = "signins-window"
+FENCE_CHUNKS = 4
+"""Up to ~32,000 sign-in ids in one stream's overlap (an entity holds at most 1 MiB in all)."""
+RECENT_CHUNKS = 1
+SPRAY_CHUNKS = 3
 
 
-def fence_key(sign_in_id: str) -> bytes:
-    """8 bytes of a hash stand for an id: 1 in 2^64 collision odds, and a bounded row size."""
-    return hashlib.blake2b(sign_in_id.encode(), digest_size=FENCE_HASH_BYTES).digest()
+class CheckpointConflictError(RuntimeError):
+    """Another run changed the checkpoint since this run read it."""
 
 
 @dataclass
@@ -27,10 +41,36 @@ class Checkpoint:
     name: str
     watermark: datetime | None = None
     fence: set[bytes] = field(default_factory=set)
+    etag: str | None = None
 
 
-class FenceTooLargeError(ValueError):
-    pass
+@dataclass
+class IngestWindow:
+    """A window of sign-ins being read, possibly over several runs."""
+
+    window_id: str
+    end: datetime
+    starts: dict[str, datetime]
+    opened_at: datetime
+    stream: int = 0
+    """Index of the stream being read; past the last one, every page is read."""
+    cursor: str = ""
+    """Graph's nextLink to continue the current stream; empty: its first page."""
+    position: datetime | None = None
+    """The oldest sign-in read so far in the current stream (pages come newest first)."""
+    segments: list[str] = field(default_factory=list)
+    """The attempt id that wrote each committed segment of partial aggregates (index = segment number)."""
+    pages: int = 0
+    events: int = 0
+    requests: int = 0
+    new_fences: dict[str, set[bytes]] = field(default_factory=dict)
+    recent: set[bytes] = field(default_factory=set)
+    spray: dict[str, Any] = field(default_factory=dict)
+    etag: str | None = None
+
+    @property
+    def stored(self) -> bool:
+        return self.etag is not None
 
 
 class CheckpointRepository:
@@ -43,23 +83,126 @@ class CheckpointRepository:
             row = self._table.get_entity(self._tenant, name)
         except ResourceNotFoundError:
             return Checkpoint(name)
-        blob = b"".join(row.get(f"Fence{i}") or b"" for i in range(int(row.get("FenceChunks") or 0)))
-        fence = {blob[i : i + FENCE_HASH_BYTES] for i in range(0, len(blob), FENCE_HASH_BYTES)}
-        return Checkpoint(name, watermark=utc_datetime(row.get("Watermark")), fence=fence)
+        return Checkpoint(
+            name,
+            watermark=utc_datetime(row.get("Watermark")),
+            fence=unpack(get_blob(row, "Fence")),
+            etag=row.metadata.get("etag"),
+        )
+
+    def load_window(self) -> IngestWindow | None:
+        try:
+            row = self._table.get_entity(self._tenant, WINDOW_ROW)
+        except ResourceNotFoundError:
+            return None
+        end, opened = utc_datetime(row.get("End")), utc_datetime(row.get("OpenedAt"))
+        if end is None or opened is None:
+            raise ValueError(f"checkpoints row {WINDOW_ROW!r}: End or OpenedAt is missing")
+        starts = {k: datetime.fromisoformat(v) for k, v in orjson.loads(row.get("Starts") or "{}").items()}
+        named = str(row.get("FenceStreams") or "").split()
+        fences = {name: unpack(get_blob(row, f"NextFence{i}")) for i, name in enumerate(named)}
+        spray = get_blob(row, "Spray")
+        return IngestWindow(
+            window_id=str(row.get("WindowId") or ""),
+            end=end,
+            starts=starts,
+            opened_at=opened,
+            stream=int(row.get("Stream") or 0),
+            cursor=str(row.get("Cursor") or ""),
+            position=utc_datetime(row.get("Position")),
+            segments=str(row.get("Segments") or "").split(),
+            pages=int(row.get("Pages") or 0),
+            events=int(row.get("Events") or 0),
+            requests=int(row.get("Requests") or 0),
+            new_fences=fences,
+            recent=unpack(get_blob(row, "Recent")),
+            spray=orjson.loads(spray) if spray else {},
+            etag=row.metadata.get("etag"),
+        )
+
+    def save_window(self, window: IngestWindow) -> None:
+        """Create the window row, or replace it if nobody changed it since this run read or wrote it."""
+        entity = self._window_entity(window)
+        try:
+            if window.etag is None:
+                metadata = self._table.create_entity(entity)
+            else:
+                metadata = self._table.update_entity(
+                    entity, mode=UpdateMode.REPLACE, etag=window.etag, match_condition=MatchConditions.IfNotModified
+                )
+        except (ResourceExistsError, ResourceNotFoundError) as exc:
+            raise CheckpointConflictError(_CONFLICT) from exc
+        except HttpResponseError as exc:
+            if exc.status_code == 412:
+                raise CheckpointConflictError(_CONFLICT) from exc
+            raise
+        window.etag = metadata.get("etag")
+
+    def finish_window(self, window: IngestWindow | None, streams: list[Checkpoint]) -> int:
+        """In one transaction: move each stream's watermark and fence, and close the window row."""
+        operations: list[tuple[Any, ...]] = []
+        for checkpoint in streams:
+            entity = self._stream_entity(checkpoint)
+            if checkpoint.etag is None:
+                operations.append(("create", entity))
+            else:
+                operations.append(("update", entity, _if_unchanged(checkpoint.etag)))
+        if window is not None and window.etag is not None:
+            row = {"PartitionKey": self._tenant, "RowKey": WINDOW_ROW}
+            operations.append(("delete", row, {"etag": window.etag, "match_condition": MatchConditions.IfNotModified}))
+        if not operations:
+            return 0
+        try:
+            self._table.submit_transaction(operations)
+        except TableTransactionError as exc:
+            if exc.status_code in (404, 409, 412):
+                raise CheckpointConflictError(_CONFLICT) from exc
+            raise
+        return len(operations)
 
     def save(self, checkpoint: Checkpoint) -> None:
-        blob = b"".join(sorted(checkpoint.fence))
-        chunks = [blob[i : i + FENCE_CHUNK_BYTES] for i in range(0, len(blob), FENCE_CHUNK_BYTES)]
-        if len(chunks) > MAX_FENCE_CHUNKS:
-            raise FenceTooLargeError(
-                f"checkpoint {checkpoint.name!r}: {len(checkpoint.fence)} ids in the overlap window exceed "
-                "what one row holds; lower LAM_OVERLAP_MINUTES"
-            )
+        """Write one stream row unconditionally (tests and repairs)."""
+        self._table.upsert_entity(self._stream_entity(checkpoint), mode=UpdateMode.REPLACE)
+
+    def _stream_entity(self, checkpoint: Checkpoint) -> dict[str, Any]:
         entity: dict[str, Any] = {
             "PartitionKey": self._tenant,
             "RowKey": checkpoint.name,
             "Watermark": checkpoint.watermark,
-            "FenceChunks": len(chunks),
         }
-        entity.update({f"Fence{i}": chunk for i, chunk in enumerate(chunks)})
-        self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        put_blob(entity, "Fence", pack(checkpoint.fence), FENCE_CHUNKS)
+        return entity
+
+    def _window_entity(self, window: IngestWindow) -> dict[str, Any]:
+        entity: dict[str, Any] = {
+            "PartitionKey": self._tenant,
+            "RowKey": WINDOW_ROW,
+            "WindowId": window.window_id,
+            "End": window.end,
+            "OpenedAt": window.opened_at,
+            "Starts": orjson.dumps({k: v.isoformat() for k, v in window.starts.items()}).decode(),
+            "Stream": window.stream,
+            "Cursor": window.cursor,
+            "Segments": " ".join(window.segments),
+            "Pages": window.pages,
+            "Events": window.events,
+            "Requests": window.requests,
+            "FenceStreams": " ".join(window.new_fences),
+        }
+        for i, fence in enumerate(window.new_fences.values()):
+            put_blob(entity, f"NextFence{i}", pack(fence), FENCE_CHUNKS)
+        if window.position is not None:
+            entity["Position"] = window.position
+        put_blob(entity, "Recent", pack(window.recent), RECENT_CHUNKS)
+        put_blob(entity, "Spray", orjson.dumps(window.spray) if window.spray else b"", SPRAY_CHUNKS)
+        return entity
+
+
+_CONFLICT = (
+    "another collect run changed the sign-in checkpoint while this one was reading (two runs at once?); "
+    "this run stopped without saving, the other one carries on"
+)
+
+
+def _if_unchanged(etag: str) -> dict[str, Any]:
+    return {"mode": UpdateMode.REPLACE, "etag": etag, "match_condition": MatchConditions.IfNotModified}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +11,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient
 
 from core.records import STATUSES, DeviceRecord, DirectoryUser, Evidence, Status, UserState, Verdict, capped
-from store.tables import upsert_in_batches, utc_datetime
+from store.tables import REPLACE, Operation, submit_in_batches, utc_datetime
 
 
 class UserRepository:
@@ -34,8 +34,14 @@ class UserRepository:
             return None
 
     def load_all(self) -> dict[str, UserState]:
-        rows = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": self._tenant})
-        return {row["RowKey"]: from_entity(row) for row in rows}
+        return {state.user_id: state for state in self.iter_all()}
+
+    def iter_all(self, page_size: int = 1000) -> Iterator[UserState]:
+        """Every tracked user in user-id order (the table's own order), a page at a time."""
+        rows = self._table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": self._tenant}, results_per_page=page_size
+        )
+        return (from_entity(row) for row in rows)
 
     def query(self, status: str | None = None) -> list[UserState]:
         if status is None:
@@ -47,13 +53,22 @@ class UserRepository:
 
     def save_changed(self, states: Iterable[UserState], before: Mapping[str, UserState]) -> int:
         """Upsert only states whose stored form differs from ``before``; returns rows written."""
-        changed = []
-        for state in states:
-            entity = to_entity(self._tenant, state)
-            prior = before.get(state.user_id)
-            if prior is None or to_entity(self._tenant, prior) != entity:
-                changed.append(entity)
-        return upsert_in_batches(self._table, changed)
+        return self.write_if_changed((state, before.get(state.user_id)) for state in states)
+
+    def write_if_changed(self, pairs: Iterable[tuple[UserState, UserState | None]]) -> int:
+        """Write each new state whose stored form differs from its prior one (in batches, lazily).
+
+        A new user is created (it fails if another run created it meanwhile) and a known one replaced."""
+
+        def changed() -> Iterator[Operation]:
+            for state, prior in pairs:
+                entity = to_entity(self._tenant, state)
+                if prior is None:
+                    yield ("create", entity, {})
+                elif to_entity(self._tenant, prior) != entity:
+                    yield ("update", entity, REPLACE)
+
+        return submit_in_batches(self._table, changed())
 
 
 def to_entity(tenant_id: str, state: UserState) -> dict[str, Any]:
@@ -93,6 +108,7 @@ def to_entity(tenant_id: str, state: UserState) -> dict[str, Any]:
         "LastNotifiedAt": state.last_notified_at,
         "FirstNotifiedAt": state.first_notified_at,
         "Devices": orjson.dumps([_device_json(d) for d in state.devices[:MAX_DEVICES]]).decode(),
+        "Window": state.applied_window,
     }
 
 
@@ -189,6 +205,7 @@ def from_entity(row: Mapping[str, Any]) -> UserState:
         last_notified_at=utc_datetime(row.get("LastNotifiedAt")),
         first_notified_at=utc_datetime(row.get("FirstNotifiedAt")),
         devices=_devices(row["RowKey"], row.get("Devices")),
+        applied_window=row.get("Window") or "",
     )
 
 

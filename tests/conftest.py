@@ -48,6 +48,7 @@ def start_sim(tmp_path: Path) -> Iterator[Callable[[Scenario], SimServer]]:
 
 
 def sim_env(sim: SimServer, azurite: Azurite, **overrides: str) -> dict[str, str]:
+    limit, _ = sim.state.scenario.throttle
     env = {
         "LAM_TENANT_ID": sim.state.scenario.tenant_id,
         "LAM_GRAPH_BASE_URL": sim.url,
@@ -60,6 +61,7 @@ def sim_env(sim: SimServer, azurite: Azurite, **overrides: str) -> dict[str, str
         "LAM_OUTBOX_DIR": str(sim.state.outbox),
         "LAM_SEND_PER_MINUTE": "1000",
         "LAM_SEND_PER_HOUR": "100000",
+        "LAM_SIGNINS_RATE_LIMIT": f"{limit}/{sim.state.throttle_window:g}s",  # the simulator's own throttle
     }
     env.update(overrides)
     return env

@@ -175,3 +175,67 @@ def test_directory_users_and_their_mail_address(tenant_id: str, start_sim: Start
     assert users[alice["id"]].mail == "alice@contoso.example"
     assert users[proxy["id"]].mail == "proxy.primary@contoso.example"
     assert users[nomail["id"]].mail is None
+
+
+async def one_page(graph: GraphClient) -> int:
+    try:
+        ids = [
+            e.id
+            async for p in signin_pages(graph, "beta", apple_app_filter(NOW - timedelta(days=2), NOW))
+            for e in p.events
+        ]
+    finally:
+        await graph.close()
+    return len(ids)
+
+
+def test_transient_failures_are_retried_by_us_alone(tenant_id: str, start_sim: StartSim, azurite: Azurite) -> None:
+    scenario = tenant(tenant_id)
+    apple_signins(scenario, add_user(scenario, "alice"), NOW - timedelta(days=1), 3)
+    scenario.faults["signIns"] = {"status": 503, "code": "ServiceUnavailable", "retry_after": 0, "times": 2}
+    sim = start_sim(scenario)
+    graph = graph_for(sim, azurite)
+    assert asyncio.run(one_page(graph)) == 3
+    assert sim.state.requests["signIns"] == 3, "two failures and the answer: no hidden retries of the SDK on top"
+    assert (graph.stats.requests, graph.stats.retries) == (3, 2)
+
+
+def test_a_request_graph_does_not_answer_in_time_is_retried(
+    tenant_id: str, start_sim: StartSim, azurite: Azurite
+) -> None:
+    scenario = tenant(tenant_id)
+    apple_signins(scenario, add_user(scenario, "alice"), NOW - timedelta(days=1), 2)
+    scenario.faults["signIns"] = {"hang_seconds": 3, "times": 1}
+    sim = start_sim(scenario)
+    graph = graph_for(sim, azurite, LAM_GRAPH_TIMEOUT_SECONDS="0.5")
+    assert asyncio.run(one_page(graph)) == 2
+    assert graph.stats.retries == 1
+
+
+def test_an_error_graph_will_not_change_is_not_retried(tenant_id: str, start_sim: StartSim, azurite: Azurite) -> None:
+    scenario = tenant(tenant_id)
+    scenario.faults["signIns"] = {"status": 403, "code": "Authorization_RequestDenied", "message": "Insufficient"}
+    sim = start_sim(scenario)
+    with pytest.raises(GraphError, match="403 Authorization_RequestDenied"):
+        asyncio.run(one_page(graph_for(sim, azurite)))
+    assert sim.state.requests["signIns"] == 1
+
+
+def test_directory_lookups_ask_for_fifteen_users_at_a_time(
+    tenant_id: str, start_sim: StartSim, azurite: Azurite
+) -> None:
+    scenario = tenant(tenant_id)
+    people = [add_user(scenario, f"user{n}") for n in range(40)]
+    sim = start_sim(scenario)
+
+    async def fetch() -> set[str]:
+        graph = graph_for(sim, azurite)
+        try:
+            found, skipped = await fetch_users(graph, {p["id"] for p in people[:31]} | {"not-a-guid"})
+            assert skipped == {"user_id_not_a_guid": 1}
+            return set(found)
+        finally:
+            await graph.close()
+
+    assert asyncio.run(fetch()) == {p["id"] for p in people[:31]}
+    assert sim.state.requests["users"] == 3

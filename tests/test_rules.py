@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.constants import APPLE_APP_ID, EXCHANGE_ONLINE_APP_ID
-from core.records import DirectoryUser, Evidence, SignInEvent
+from core.records import Delta, DirectoryUser, Evidence, SignInEvent
 from core.settings import Settings
 from rules.evidence import fold_apple, fold_legacy
 from rules.status import evaluate
@@ -40,10 +40,10 @@ def event(
 
 
 def evidence(*events: SignInEvent) -> Evidence:
-    acc: dict[str, Evidence] = {}
+    acc: dict[str, Delta] = {}
     fold_legacy(acc, events, EAS)
     fold_apple(acc, events)
-    return acc["u1"]
+    return acc["u1"].evidence
 
 
 def test_successful_legacy_signins_make_a_user_legacy_active() -> None:
@@ -136,13 +136,13 @@ def test_excluded_users_are_never_legacy_active(user: DirectoryUser | None, reas
 
 
 def test_fold_ignores_unwatched_protocols_and_matches_case_insensitively() -> None:
-    acc: dict[str, Evidence] = {}
+    acc: dict[str, Delta] = {}
     ignored = fold_legacy(
         acc, [event(NOW, client_app="exchange activesync"), event(NOW - timedelta(hours=1), client_app="IMAP4")], EAS
     )
     assert ignored == 1
-    assert acc["u1"].legacy_total == 1
-    assert acc["u1"].protocols == {"exchange activesync": 1}
+    assert acc["u1"].evidence.legacy_total == 1
+    assert acc["u1"].evidence.protocols == {"exchange activesync": 1}
 
 
 def test_merging_a_later_delta_adds_counts_and_follows_the_latest_device() -> None:

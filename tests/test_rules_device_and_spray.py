@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 
-from core.records import OTHER, Evidence, SignInEvent, capped
+from core.records import OTHER, Delta, SignInEvent, capped
 from core.settings import Settings
 from rules.advice import advice_for
 from rules.evidence import fold_legacy
 from rules.legacy_activity import classify
-from rules.spray import SprayTracker
+from rules.spray import SprayTracker, attack_finding, attribute_spray
 from rules.user_agent import parse_user_agent
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -57,50 +58,75 @@ def failure(user: str, ip: str, minute: int, code: int = 50126, agent: str = "BA
     )
 
 
+def newest_first(events: list[SignInEvent]) -> list[SignInEvent]:
+    """Graph's order: the tracker relies on it to forget hours the stream has left behind."""
+    return sorted(events, key=lambda e: e.created_at, reverse=True)
+
+
 def test_one_source_failing_on_many_accounts_in_an_hour_is_a_spray() -> None:
     events = [failure(f"u{i}", "192.0.2.66", minute=i * 10) for i in range(5)]
     events += [failure("u0", "198.51.100.7", minute=70, code=53003, agent="Apple-iPhone14C2/2004.47")]
-    acc: dict[str, Evidence] = {}
+    acc: dict[str, Delta] = {}
     fold_legacy(acc, events, EAS)
     tracker = SprayTracker(min_accounts=5)
-    tracker.add(events)
-    finding = tracker.apply(acc)
-    assert finding is not None
-    assert finding.sources == {"192.0.2.66": 5}
-    assert (finding.first_seen, finding.last_seen) == (NOW, NOW + timedelta(minutes=40))
-    assert acc["u1"].spray_failures == 1
-    assert acc["u1"].networks == {}  # the attacker's network is not the user's
-    assert acc["u0"].networks == {"198.51.100.0/24": 1}
-    assert classify(acc["u1"], SETTINGS) == (
+    tracker.add(newest_first(events))
+    assert set(tracker.sources) == {"192.0.2.66"}
+    victim, hit = attribute_spray(acc["u1"], tracker.sources)
+    assert hit == ("192.0.2.66",)
+    assert victim.spray_failures == 1
+    assert victim.networks == {}  # the attacker's network is not the user's
+    assert attribute_spray(acc["u0"], tracker.sources)[0].networks == {"198.51.100.0/24": 1}
+    assert classify(victim, SETTINGS) == (
         "attack_suspected",
         ("spray_source", "credential_failures", "no_stable_device"),
     )
+    finding = attack_finding(tracker, {"192.0.2.66": 5}, accounts=5)
+    assert finding is not None
+    assert (finding.accounts, finding.sources) == (5, {"192.0.2.66": 5})
+    assert (finding.first_seen, finding.last_seen) == (NOW, NOW + timedelta(minutes=40))
 
 
 def test_four_accounts_or_a_policy_refusal_are_not_a_spray() -> None:
     events = [failure(f"u{i}", "192.0.2.66", minute=i) for i in range(4)]
     events += [failure(f"p{i}", "192.0.2.70", minute=i, code=53003) for i in range(9)]
     tracker = SprayTracker(min_accounts=5)
-    tracker.add(events)
-    assert tracker.sources() == set()
-    assert tracker.apply({}) is None
+    tracker.add(newest_first(events))
+    assert tracker.sources == {}
+    assert attack_finding(tracker, {}, accounts=0) is None
 
 
 def test_the_same_source_spread_over_two_hours_is_not_counted_as_one_burst() -> None:
     events = [failure(f"u{i}", "192.0.2.66", minute=i * 20) for i in range(5)]  # 0..80 min: 3 + 2 per hour
     tracker = SprayTracker(min_accounts=5)
-    tracker.add(events)
-    assert tracker.sources() == set()
+    tracker.add(newest_first(events))
+    assert tracker.sources == {}
+
+
+def test_the_tracker_survives_a_checkpoint_and_forgets_hours_the_stream_has_passed() -> None:
+    """Two pages of one burst, the tracker saved and restored between them (a run stopped mid-window)."""
+    burst = newest_first([failure(f"u{i}", "192.0.2.66", minute=50 - i * 10) for i in range(5)])
+    tracker = SprayTracker(min_accounts=5)
+    tracker.add(burst[:3])
+    restored = SprayTracker.from_state(5, orjson.loads(orjson.dumps(tracker.state())))
+    restored.add(burst[3:])
+    assert set(restored.sources) == {"192.0.2.66"}
+    older = [failure(f"x{i}", f"203.0.113.{i}", minute=-600 - i) for i in range(300)]
+    restored.add(older)  # ten hours earlier: the burst's hour is closed and dropped
+    assert len(restored.state()["buckets"]) <= 300
+    assert all(hour * 3600 <= (NOW - timedelta(hours=9)).timestamp() for _, hour, *_ in restored.state()["buckets"])
 
 
 def test_a_roaming_phone_refused_by_policy_is_still_a_device() -> None:
     events = [
         failure("u", f"10.{n}.0.1", minute=n * 90, code=53003, agent="Apple-iPhone14C2/2004.47") for n in range(8)
     ]
-    acc: dict[str, Evidence] = {}
+    acc: dict[str, Delta] = {}
     fold_legacy(acc, events, EAS)
-    assert len(acc["u"].networks) == 8
-    assert classify(acc["u"], SETTINGS) == ("legacy_active", ("legacy_signin_failed", "stable_device_signature"))
+    assert len(acc["u"].evidence.networks) == 8
+    assert classify(acc["u"].evidence, SETTINGS) == (
+        "legacy_active",
+        ("legacy_signin_failed", "stable_device_signature"),
+    )
 
 
 def test_counts_stay_bounded_and_exact() -> None:
@@ -111,7 +137,7 @@ def test_counts_stay_bounded_and_exact() -> None:
     assert kept[OTHER] == sum(range(1, 26))
     assert capped(kept, keep=16) == kept
     events = [failure("u", f"10.0.{i}.1", minute=i) for i in range(300)]
-    acc: dict[str, Evidence] = {}
+    acc: dict[str, Delta] = {}
     fold_legacy(acc, events, EAS)
-    assert len(acc["u"].networks) <= 64
-    assert sum(acc["u"].networks.values()) == 300
+    assert len(acc["u"].evidence.networks) <= 64
+    assert sum(acc["u"].evidence.networks.values()) == 300

@@ -30,6 +30,8 @@ def test_defaults_for_a_production_deployment() -> None:
     assert settings.notify_mode == "dry-run"
     assert (settings.lookback_days, settings.overlap_minutes, settings.stale_days) == (30, 15, 60)
     assert settings.legacy_protocols == ("Exchange ActiveSync",)
+    assert settings.signins_rate_limit == (5, 10.0), "Graph's limit for sign-in logs"
+    assert (settings.graph_max_retries, settings.collect_max_seconds, settings.checkpoint_pages) == (5, 1500, 50)
 
 
 def test_missing_tenant_and_storage_are_both_named() -> None:
@@ -56,6 +58,12 @@ def test_missing_tenant_and_storage_are_both_named() -> None:
         ("LAM_SENDER_ADDRESS", "helpdesk", "LAM_SENDER_ADDRESS: must be an email address"),
         ("LAM_LEGACY_PROTOCOLS", "Exchange ActiveSync,Carrier Pigeon", "unknown: Carrier Pigeon"),
         ("LAM_EXCLUDED_UPNS", "svc-scanner", "LAM_EXCLUDED_UPNS: each entry must be a user principal name"),
+        ("LAM_SIGNINS_RATE_LIMIT", "5 per 10 s", "LAM_SIGNINS_RATE_LIMIT: must be requests per seconds, like 5/10s"),
+        ("LAM_SIGNINS_RATE_LIMIT", "0/10s", "LAM_SIGNINS_RATE_LIMIT: must be requests per seconds"),
+        ("LAM_GRAPH_TIMEOUT_SECONDS", "forever", "LAM_GRAPH_TIMEOUT_SECONDS: must be a number of seconds from 0.1"),
+        ("LAM_GRAPH_TIMEOUT_SECONDS", "900", "LAM_GRAPH_TIMEOUT_SECONDS: must be from 0.1 to 600 seconds"),
+        ("LAM_GRAPH_MAX_RETRIES", "-1", "LAM_GRAPH_MAX_RETRIES: must be from 0 to 20"),
+        ("LAM_CHECKPOINT_PAGES", "0", "LAM_CHECKPOINT_PAGES: must be from 1 to 1000"),
     ],
 )
 def test_a_wrong_value_names_its_setting(name: str, value: str, expected: str) -> None:

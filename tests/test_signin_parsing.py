@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from collectors.signins import legacy_filter, odata_string, parse_signins_page
+import orjson
+import pytest
+
+from collectors.graph import GraphResponseError
+from collectors.signins import legacy_filter, odata_string, parse_signins_bytes, parse_signins_page
 
 GOOD = {
     "id": "a1",
@@ -28,25 +32,26 @@ def test_a_normal_record_becomes_a_slim_event() -> None:
     assert not page.skipped
 
 
-def test_odd_records_are_counted_by_reason() -> None:
-    page = parse_signins_page(
-        {
-            "value": [
-                GOOD,
-                "not an object",
-                {**GOOD, "id": None},
-                {**GOOD, "userId": ""},
-                {**GOOD, "createdDateTime": "yesterday"},
-                {**GOOD, "status": None},
-                {**GOOD, "id": "a2", "status": {"errorCode": "50126"}, "deviceDetail": None, "userAgent": None},
-            ]
-        }
-    )
+ODD = [
+    {**GOOD, "id": None},
+    {**GOOD, "userId": ""},
+    {**GOOD, "createdDateTime": "yesterday"},
+    {**GOOD, "status": None},
+    {**GOOD, "id": "a2", "status": {"errorCode": "50126"}, "deviceDetail": None, "userAgent": None},
+]
+
+
+@pytest.mark.parametrize("odd_shape", [False, True], ids=["fast path", "careful path"])
+def test_odd_records_are_counted_by_reason(odd_shape: bool) -> None:
+    """Raw bytes go through the fast decoder; a page with a record that is not an object, the careful one."""
+    records = [GOOD, *(["not an object"] if odd_shape else []), *ODD]
+    page = parse_signins_bytes(orjson.dumps({"value": records, "@odata.nextLink": "https://graph/next"}))
+    assert page.next_link == "https://graph/next"
     assert [e.id for e in page.events] == ["a1", "a2"]
     assert page.events[1].error_code == 50126
     assert page.events[1].operating_system == ""
     assert dict(page.skipped) == {
-        "not_an_object": 1,
+        **({"not_an_object": 1} if odd_shape else {}),
         "missing_id": 1,
         "missing_user_id": 1,
         "bad_created_date_time": 1,
@@ -56,7 +61,9 @@ def test_odd_records_are_counted_by_reason() -> None:
 
 def test_a_page_without_a_value_list() -> None:
     assert parse_signins_page({"value": None}).events == []
-    assert parse_signins_page({"value": {"oops": 1}}).skipped["page_value_not_a_list"] == 1
+    assert parse_signins_bytes(b'{"value": {"oops": 1}}').skipped["page_value_not_a_list"] == 1
+    with pytest.raises(GraphResponseError, match="not JSON"):
+        parse_signins_bytes(b"<html>Service Unavailable</html>")
 
 
 def test_filters_quote_values_and_leave_dates_unquoted() -> None:

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from core.constants import APPLE_APP_ID
 from sim.acs_auth import content_hash, expected_signature
+from sim.generated import GeneratedTenant
 from sim.odata import FilterError, parse_filter
 from sim.scenario import Scenario
 from sim.server import SimServer
@@ -82,3 +84,47 @@ def test_graph_paths_tolerate_double_slashes_and_unknown_segments_404(tenant_id:
     bad = httpx.get(f"{sim.url}/beta/auditLogs/signIns", params={"$filter": "userDisplayName eq 'x'"})
     assert bad.status_code == 400
     assert "not supported" in bad.json()["error"]["message"]
+
+
+def test_the_throttle_answers_429_with_retry_after_beyond_its_budget(tenant_id: str, start_sim: StartSim) -> None:
+    scenario = tenant(tenant_id)
+    scenario.time_scale = 1.0
+    sim = start_sim(scenario)
+    answers = [httpx.get(f"{sim.url}/beta/auditLogs/signIns") for _ in range(6)]
+    assert [a.status_code for a in answers] == [200] * 5 + [429]
+    assert 1 <= int(answers[-1].headers["Retry-After"]) <= 10
+    assert answers[-1].json()["error"]["code"] == "TooManyRequests"
+    assert sim.state.throttled == 1 and len(sim.state.arrivals["signIns"]) == 6
+    assert httpx.get(f"{sim.url}/v1.0/users").status_code == 200, "the directory is not under the reports limit"
+
+
+def test_in_filters_take_at_most_fifteen_values(tenant_id: str, start_sim: StartSim) -> None:
+    sim = start_sim(tenant(tenant_id))
+    ids = ",".join(f"'{n}'" for n in range(16))
+    answer = httpx.get(f"{sim.url}/v1.0/users", params={"$filter": f"id in ({ids})"})
+    assert answer.status_code == 400
+    assert "at most 15" in answer.json()["error"]["message"]
+
+
+def test_a_generated_tenant_serves_its_window_lazily_and_exactly(tenant_id: str, start_sim: StartSim) -> None:
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    tenant_data = GeneratedTenant(users=1000, events=30_000, now=now)
+    sim = start_sim(Scenario(tenant_data.tenant_id, generated=tenant_data, throttle=(1000, 1.0)))
+    day = "createdDateTime ge 2026-11-19T12:00:00Z and createdDateTime lt 2026-11-20T12:00:00Z"
+    params = {"$filter": f"{day} and clientAppUsed eq 'Exchange ActiveSync'", "$top": "1000"}
+    ids: list[str] = []
+    url: str | None = f"{sim.url}/beta/auditLogs/signIns"
+    while url:
+        page = httpx.get(url, params=params if not ids else None).json()
+        ids += [item["id"] for item in page["value"]]
+        times = [item["createdDateTime"] for item in page["value"]]
+        assert times == sorted(times, reverse=True), "newest first"
+        url = page.get("@odata.nextLink")
+    assert len(ids) == len(set(ids)) == 1000  # one day of 30 days of 30,000
+    apple = httpx.get(
+        f"{sim.url}/v1.0/auditLogs/signIns", params={"$filter": f"{day} and appId eq '{APPLE_APP_ID}'"}
+    ).json()["value"]
+    assert len(apple) == 10 and all("userAgent" not in item for item in apple)
+    person = tenant_data.user_id(7)
+    found = httpx.get(f"{sim.url}/v1.0/users", params={"$filter": f"id in ('{person}', 'nobody')"}).json()["value"]
+    assert [u["userPrincipalName"] for u in found] == ["user7@contoso.example"]

@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 from azure.data.tables import TableServiceClient
 
+from core.dedupe import fence_key
 from core.records import DirectoryUser, Evidence, Status, UserState, Verdict
 from devstack.azurite import Azurite
-from store.checkpoints import Checkpoint, CheckpointRepository, fence_key
+from store.checkpoints import Checkpoint, CheckpointRepository
 from store.notifications import LedgerConflictError, LedgerEntry, NotificationLedger
 from store.tables import ensure_tables
 from store.users import UserRepository

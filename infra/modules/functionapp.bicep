@@ -117,6 +117,11 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'LAM_COLLECT_DEVICES', value: monitor.collectDevices ? 'true' : 'false' }
         { name: 'LAM_EXO_BASE_URL', value: 'https://outlook.office365.com' }
         { name: 'LAM_EXO_ORGANIZATION', value: monitor.exoOrganization }
+        { name: 'LAM_SIGNINS_RATE_LIMIT', value: monitor.signinsRateLimit }
+        { name: 'LAM_GRAPH_MAX_RETRIES', value: string(monitor.graphMaxRetries) }
+        { name: 'LAM_GRAPH_TIMEOUT_SECONDS', value: string(monitor.graphTimeoutSeconds) }
+        { name: 'LAM_COLLECT_MAX_SECONDS', value: string(monitor.collectMaxSeconds) }
+        { name: 'LAM_CHECKPOINT_PAGES', value: string(monitor.checkpointPages) }
       ]
     }
   }

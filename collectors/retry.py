@@ -1,0 +1,50 @@
+"""When to try a Graph request again, and how long to wait first.
+
+Graph's Retry-After is obeyed as given. Without one, the wait grows exponentially with jitter (half of
+it fixed, half random, so retries of many clients spread out), up to a cap; after ``max_retries`` the
+caller gets a typed error instead of an empty result.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+
+from core.clock import utcnow
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+"""Throttled, or a transient failure on Graph's side: worth another try."""
+MAX_RETRY_AFTER = 300.0
+"""A Retry-After beyond five minutes is treated as five minutes (and counts against the attempts)."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 5
+    base_seconds: float = 1.0
+    cap_seconds: float = 60.0
+    rng: random.Random = field(default_factory=random.Random, compare=False)
+
+    def delay(self, retry: int, retry_after: float | None) -> float:
+        """Seconds to wait before retry number ``retry`` (0-based)."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), MAX_RETRY_AFTER)
+        ceiling = min(self.cap_seconds, self.base_seconds * 2**retry)
+        return float(ceiling / 2 + self.rng.uniform(0, ceiling / 2))
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds: a number, or an HTTP date; None when absent or unreadable."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return max(float(text), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return max((when - utcnow()).total_seconds(), 0.0) if when.tzinfo else None

@@ -1,0 +1,243 @@
+"""Read a window of sign-ins at Graph's pace: fold pages as they arrive, checkpoint often, resume anywhere.
+
+A window covers both streams (legacy sign-ins, then the Apple app's) from each stream's watermark,
+less the overlap, to the moment it was opened. Pages are parsed and folded into per-user deltas as
+they come; every LAM_CHECKPOINT_PAGES pages (or SEGMENT_MAX_USERS users, or when time runs out) the
+segment is committed: its deltas go to the window's staging table, then the window row records the
+segment together with the cursor (nextLink) and the state that travels with it. A run killed at any
+point resumes from the last commit and counts nothing twice: uncommitted staging rows are ignored,
+and pages after the cursor are read again. A commit is written one transaction at a time in the time
+the request budget makes the reader wait anyway, so checkpoints cost the ingest rate nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from collectors.graph import GraphError
+from collectors.signins import SignInPage, apple_app_filter, legacy_filter, signin_pages
+from core.dedupe import RecentIds, fence_key
+from core.memory import release_free_memory
+from core.records import Delta
+from core.services import Services
+from core.settings import Settings
+from rules.evidence import fold_apple, fold_legacy
+from rules.spray import SprayTracker
+from store.checkpoints import Checkpoint, CheckpointRepository, IngestWindow
+from store.runs import RunRecord
+from store.staging import StagingTable, new_window_id
+
+LEGACY_STREAM = "signins-legacy"
+APPLE_STREAM = "signins-apple"
+STREAMS = (LEGACY_STREAM, APPLE_STREAM)
+SEGMENT_MAX_USERS = 5000
+"""A segment is committed early when it holds this many users: memory stays flat on any tenant."""
+EXPIRED_CURSOR_STATUS = frozenset({400, 404, 410})
+
+
+def open_window(settings: Settings, streams: dict[str, Checkpoint], now: datetime) -> IngestWindow:
+    """A new window up to ``now`` (kept in memory until its first commit, so a no-op run writes nothing)."""
+    overlap = timedelta(minutes=settings.overlap_minutes)
+    first = now - timedelta(days=settings.lookback_days)
+    starts = {
+        name: max(first, checkpoint.watermark - overlap) if checkpoint.watermark else first
+        for name, checkpoint in streams.items()
+    }
+    return IngestWindow(window_id=new_window_id(now), end=now, starts=starts, opened_at=now)
+
+
+def stream_filter(settings: Settings, window: IngestWindow, name: str, before: datetime | None = None) -> str:
+    """The stream's $filter; ``before`` narrows it to what a lost cursor had not reached yet."""
+    end = window.end if before is None else min(window.end, before.replace(microsecond=0) + timedelta(seconds=1))
+    if name == LEGACY_STREAM:
+        return legacy_filter(window.starts[name], end, settings.legacy_protocols)
+    return apple_app_filter(window.starts[name], end)
+
+
+@dataclass
+class Segment:
+    """Deltas folded since the last commit, and the attempt id that will stage them."""
+
+    deltas: dict[str, Delta] = field(default_factory=dict)
+    pages: int = 0
+    attempt: str = field(default_factory=lambda: secrets.token_hex(3))
+
+
+@dataclass
+class IngestStats:
+    skipped: Counter[str] = field(default_factory=Counter)
+    cpu_seconds: float = 0.0
+    staged_rows: int = 0
+    commits: int = 0
+
+
+class Committer:
+    """Writes one commit at a time, a transaction per step: staging rows first, the window row last."""
+
+    def __init__(self, staging: StagingTable, checkpoints: CheckpointRepository, window: IngestWindow) -> None:
+        self._staging = staging
+        self._checkpoints = checkpoints
+        self._window = window
+        self._steps: Iterator[int] | None = None
+        self.rows = 0
+        """Entities written: staging rows and window rows."""
+
+    def start(self, number: int, segment: Segment, snapshot: IngestWindow) -> None:
+        self.finish()
+        self._steps = self._write(number, segment, snapshot)
+
+    def step(self) -> bool:
+        """Write one transaction of the commit in progress; False when there is nothing left to write."""
+        if self._steps is None:
+            return False
+        try:
+            self.rows += next(self._steps)
+        except StopIteration:
+            self._steps = None
+            return False
+        return True
+
+    def finish(self) -> None:
+        while self.step():
+            pass
+
+    def _write(self, number: int, segment: Segment, snapshot: IngestWindow) -> Iterator[int]:
+        yield from self._staging.write(number, segment.attempt, segment.deltas)
+        snapshot.etag = self._window.etag  # the previous commit may have finished since the snapshot
+        self._checkpoints.save_window(snapshot)
+        self._window.etag = snapshot.etag
+        release_free_memory()
+        yield 1
+
+
+class WindowReader:
+    """Reads the rest of one window for one run, within the run's time budget."""
+
+    def __init__(
+        self,
+        svc: Services,
+        window: IngestWindow,
+        streams: dict[str, Checkpoint],
+        run: RunRecord,
+        deadline: float,
+    ) -> None:
+        self.svc = svc
+        self.window = window
+        self.streams = streams
+        self.run = run
+        self.deadline = deadline
+        self.staging = StagingTable(svc.tables, svc.settings.tenant_id, window.window_id)
+        self.spray = SprayTracker.from_state(svc.settings.spray_min_accounts, window.spray)
+        self.stats = IngestStats()
+        self._recent = RecentIds(window.recent)
+        self._watched = frozenset(p.casefold() for p in svc.settings.legacy_protocols)
+        self._committer = Committer(self.staging, svc.checkpoints, window)
+        self._requests_counted = svc.graph.stats.requests
+
+    async def read(self) -> bool:
+        """Read pages until the window is done (True) or the time budget is spent (False)."""
+        segment = Segment()
+        try:
+            with self.svc.signin_pacer.idle_work(self._committer.step):
+                while self.window.stream < len(STREAMS):
+                    async for page in self._pages():
+                        self._fold(page, segment)
+                        out_of_time = time.monotonic() >= self.deadline
+                        if out_of_time or self._full(segment):
+                            self._commit(segment)
+                            segment = Segment()
+                        if out_of_time and self.window.stream < len(STREAMS):
+                            return False
+            if segment.deltas:  # durable before they are applied; pages with nothing new need no commit
+                self._commit(segment)
+            return True
+        except GraphError:
+            if segment.pages:  # keep what was read before Graph gave up: the next run resumes after it
+                self._commit(segment)
+            raise
+        finally:
+            self._committer.finish()
+            self.stats.staged_rows = self._committer.rows - self.stats.commits
+            self.run.writes += self._committer.rows
+
+    def _full(self, segment: Segment) -> bool:
+        return segment.pages >= self.svc.settings.checkpoint_pages or len(segment.deltas) >= SEGMENT_MAX_USERS
+
+    async def _pages(self) -> AsyncIterator[SignInPage]:
+        """The current stream's pages from where the window stands; a cursor Graph no longer accepts is
+        replaced by a query bounded at the oldest sign-in read so far (repeats are dropped as duplicates)."""
+        settings, window = self.svc.settings, self.window
+        name = STREAMS[window.stream]
+        version = settings.signins_api_version
+        odata = stream_filter(settings, window, name)
+        cursor = window.cursor or None
+        try:
+            async for page in signin_pages(self.svc.graph, version, odata, cursor, self.svc.signin_pacer):
+                cursor = None
+                yield page
+        except GraphError as exc:
+            if cursor is None or exc.status not in EXPIRED_CURSOR_STATUS:
+                raise
+            self.stats.skipped["cursor_expired"] += 1
+            odata = stream_filter(settings, window, name, before=window.position)
+            async for page in signin_pages(self.svc.graph, version, odata, None, self.svc.signin_pacer):
+                yield page
+
+    def _fold(self, page: SignInPage, segment: Segment) -> None:
+        started = time.thread_time()
+        window = self.window
+        name = STREAMS[window.stream]
+        fence = self.streams[name].fence
+        next_fence = window.new_fences.setdefault(name, set())
+        overlap_start = window.end - timedelta(minutes=self.svc.settings.overlap_minutes)
+        fresh = []
+        keys: set[bytes] = set()
+        for event in page.events:
+            key = fence_key(event.id)
+            if event.created_at >= overlap_start:
+                next_fence.add(key)
+            if window.position is None or event.created_at < window.position:
+                window.position = event.created_at
+            if key in fence or key in self._recent or key in keys:
+                self.stats.skipped["duplicate"] += 1
+                continue
+            keys.add(key)
+            fresh.append(event)
+        self._recent.add_page(keys)
+        if name == LEGACY_STREAM:
+            self.stats.skipped["not_watched_protocol"] += fold_legacy(segment.deltas, fresh, self._watched)
+            self.spray.add(fresh)
+        else:
+            self.stats.skipped["not_apple_modern"] += fold_apple(segment.deltas, fresh)
+        self.stats.skipped.update(page.skipped)
+        if not page.events and page.next_link:
+            self.stats.skipped["empty_page"] += 1
+        self.stats.cpu_seconds += time.thread_time() - started + page.parse_cpu_seconds
+        segment.pages += 1
+        window.pages += 1
+        window.events += len(fresh)
+        self.run.pages += 1
+        self.run.events += len(fresh)
+        window.cursor = page.next_link or ""
+        if page.next_link is None:  # this stream is done: the next one starts from its first page
+            window.stream += 1
+            window.position = None
+
+    def _commit(self, segment: Segment) -> None:
+        """Close the segment: its deltas, the cursor and the state that travels with it become one commit."""
+        window = self.window
+        window.segments.append(segment.attempt)
+        window.requests += self.svc.graph.stats.requests - self._requests_counted
+        self._requests_counted = self.svc.graph.stats.requests
+        window.spray = self.spray.state()
+        window.recent = self._recent.snapshot()
+        snapshot = replace(
+            window, segments=list(window.segments), new_fences={k: set(v) for k, v in window.new_fences.items()}
+        )
+        self._committer.start(len(window.segments) - 1, segment, snapshot)
+        self.stats.commits += 1
