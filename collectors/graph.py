@@ -119,7 +119,7 @@ class GraphClient:
                 gc.collect(1)
                 return content
             if response is not None and response.status_code not in RETRYABLE_STATUS:
-                raise _error_from(response, url)
+                raise GraphError(*problem, url)
             retry_after = retry_after_seconds(response.headers.get("Retry-After")) if response is not None else None
             if response is not None and response.status_code == 429:
                 self.stats.throttled += 1
@@ -203,11 +203,6 @@ def _error_body(response: httpx.Response) -> tuple[str, str]:
     message = error.get("message") if isinstance(error, dict) else None
     reason = response.reason_phrase or "error"
     return str(code or reason.replace(" ", "")), str(message or f"HTTP {response.status_code} {reason}")
-
-
-def _error_from(response: httpx.Response, url: str) -> GraphError:
-    code, message = _error_body(response)
-    return GraphError(response.status_code, code, message, url)
 
 
 def next_request(url: str) -> RequestInformation:

@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.audit_logs.sign_ins.sign_ins_request_builder import SignInsRequestBuilder
+from msgspec.structs import astuple
 
 from collectors.graph import GraphClient, GraphResponseError, next_request, parse_object
 from collectors.pacing import RequestPacer
@@ -85,7 +86,8 @@ async def signin_pages(
 
 
 class _Record(msgspec.Struct):
-    """The fields of a Graph signIn we read, by their Graph names; the other thirty-odd are skipped unparsed."""
+    """The fields of a Graph signIn we read, by their Graph names and in the order ``signin_from`` takes
+    them; the other thirty-odd are skipped unparsed."""
 
     id: Any = None
     createdDateTime: Any = None
@@ -106,6 +108,7 @@ class _Page(msgspec.Struct):
 
 
 _PAGE = msgspec.json.Decoder(_Page)
+_FIELDS = _Record.__struct_fields__
 
 
 def parse_signins_bytes(raw: bytes) -> SignInPage:
@@ -118,19 +121,7 @@ def parse_signins_bytes(raw: bytes) -> SignInPage:
         return parse_signins_page(parse_object(raw, "auditLogs/signIns"))
     page = SignInPage(events=[], next_link=_link(body.next_link))
     for record in body.value or ():
-        event, problem = signin_from(
-            record.id,
-            record.createdDateTime,
-            record.userId,
-            record.userPrincipalName,
-            record.appId,
-            record.clientAppUsed,
-            record.ipAddress,
-            record.userAgent,
-            record.status,
-            record.deviceDetail,
-            record.location,
-        )
+        event, problem = signin_from(*astuple(record))
         _keep(page, event, problem)
     return page
 
@@ -152,19 +143,7 @@ def parse_signins_page(body: dict[str, Any]) -> SignInPage:
 def parse_signin(item: object) -> tuple[SignInEvent | None, str]:
     if not isinstance(item, dict):
         return None, "not_an_object"
-    return signin_from(
-        item.get("id"),
-        item.get("createdDateTime"),
-        item.get("userId"),
-        item.get("userPrincipalName"),
-        item.get("appId"),
-        item.get("clientAppUsed"),
-        item.get("ipAddress"),
-        item.get("userAgent"),
-        item.get("status"),
-        item.get("deviceDetail"),
-        item.get("location"),
-    )
+    return signin_from(*(item.get(name) for name in _FIELDS))
 
 
 def signin_from(

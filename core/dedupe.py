@@ -16,8 +16,9 @@ RECENT_PAGES = 3
 """Repeats come from shifted page boundaries, so the ids of the last few pages are enough."""
 
 
-def fence_key(sign_in_id: str) -> bytes:
-    return hashlib.blake2b(sign_in_id.encode(), digest_size=HASH_BYTES).digest()
+def id_key(identifier: str) -> bytes:
+    """The 8-byte hash that stands for a sign-in id (or, in the spray tracker, a user id)."""
+    return hashlib.blake2b(identifier.encode(), digest_size=HASH_BYTES).digest()
 
 
 def pack(keys: set[bytes]) -> bytes:

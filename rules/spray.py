@@ -10,12 +10,12 @@ from those sources become ``Evidence.spray_failures`` and the admin gets the att
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from core.dedupe import id_key
 from core.records import OTHER, Delta, Evidence, SignInEvent
 from rules.signals import CREDENTIAL_ERROR_CODES, network_of
 
@@ -67,7 +67,7 @@ class SprayTracker:
             bucket = self._buckets.get(key)
             if bucket is None:
                 bucket = self._buckets[key] = _Bucket(set(), moment, moment)
-            bucket.accounts.add(_account(event.user_id))
+            bucket.accounts.add(id_key(event.user_id))
             bucket.first, bucket.last = min(bucket.first, moment), max(bucket.last, moment)
             if len(bucket.accounts) >= self.min_accounts:
                 self.sources[event.ip] = (bucket.first, bucket.last)
@@ -135,7 +135,3 @@ def attack_finding(tracker: SprayTracker, victims: Mapping[str, int], accounts: 
         first_seen=datetime.fromtimestamp(min(first for first, _ in spans), UTC),
         last_seen=datetime.fromtimestamp(max(last for _, last in spans), UTC),
     )
-
-
-def _account(user_id: str) -> bytes:
-    return hashlib.blake2b(user_id.encode(), digest_size=8).digest()

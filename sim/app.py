@@ -196,7 +196,7 @@ def build_app(state: SimState) -> ASGIApp:
                 return _generated_signins(request, scenario.generated, version, scenario.page_size)
             quirk = _quirk(scenario.quirks, state.requests.get(kind, 0))
             return _collection(
-                request, "signIns", _signins(scenario, version), SIGNIN_FIELDS, scenario.page_size, quirk
+                request, "signIns", _signins(scenario.sign_ins, version), SIGNIN_FIELDS, scenario.page_size, quirk
             )
         if kind == "users":
             if scenario.generated is not None:
@@ -357,10 +357,11 @@ def _graph_kind(rest: str) -> str | None:
     return None
 
 
-def _signins(scenario: Scenario, version: str) -> list[dict[str, Any]]:
+def _signins(items: list[dict[str, Any]], version: str) -> list[dict[str, Any]]:
+    """Sign-in records as this API version has them (v1.0 lacks the beta-only fields)."""
     if version == "beta":
-        return scenario.sign_ins
-    return [{k: v for k, v in item.items() if k not in BETA_ONLY_SIGNIN_FIELDS} for item in scenario.sign_ins]
+        return items
+    return [{k: v for k, v in item.items() if k not in BETA_ONLY_SIGNIN_FIELDS} for item in items]
 
 
 @dataclass(frozen=True)
@@ -456,9 +457,7 @@ def _generated_signins(request: Request, tenant: GeneratedTenant, version: str, 
             page = [sequence.item(index) for index in window]
             next_offset = offset + top if offset + top < len(span) else None
             break
-    if version != "beta":
-        page = [{k: v for k, v in item.items() if k not in BETA_ONLY_SIGNIN_FIELDS} for item in page]
-    return _json(_page_body(request, "signIns", page, next_offset))
+    return _json(_page_body(request, "signIns", _signins(page, version), next_offset))
 
 
 def _matching_span(sequence: Sequence, predicate: Any, low: float | None, high: float | None) -> range:

@@ -127,9 +127,7 @@ class CheckpointRepository:
             if window.etag is None:
                 metadata = self._table.create_entity(entity)
             else:
-                metadata = self._table.update_entity(
-                    entity, mode=UpdateMode.REPLACE, etag=window.etag, match_condition=MatchConditions.IfNotModified
-                )
+                metadata = self._table.update_entity(entity, **_if_unchanged(window.etag))
         except (ResourceExistsError, ResourceNotFoundError) as exc:
             raise CheckpointConflictError(_CONFLICT) from exc
         except HttpResponseError as exc:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from azure.data.tables import TableServiceClient
 
-from core.dedupe import fence_key
+from core.dedupe import id_key
 from core.records import DirectoryUser, Evidence, Status, UserState, Verdict
 from devstack.azurite import Azurite
 from store.checkpoints import Checkpoint, CheckpointRepository
@@ -87,7 +87,7 @@ def test_other_tenants_rows_stay_apart(service: TableServiceClient, tenant_id: s
 def test_checkpoint_fence_round_trips(service: TableServiceClient, tenant_id: str) -> None:
     repo = CheckpointRepository(service.get_table_client("checkpoints"), tenant_id)
     assert repo.load("signins-legacy") == Checkpoint("signins-legacy")
-    fence = {fence_key(f"id-{i}") for i in range(20000)}  # spans several 64 KiB properties
+    fence = {id_key(f"id-{i}") for i in range(20000)}  # spans several 64 KiB properties
     repo.save(Checkpoint("signins-legacy", watermark=NOW, fence=fence))
     loaded = repo.load("signins-legacy")
     assert loaded.watermark == NOW

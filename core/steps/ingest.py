@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from collectors.graph import GraphError
 from collectors.signins import SignInPage, apple_app_filter, legacy_filter, signin_pages
-from core.dedupe import RecentIds, fence_key
+from core.dedupe import RecentIds, id_key
 from core.memory import release_free_memory
 from core.records import Delta
 from core.services import Services
@@ -198,7 +198,7 @@ class WindowReader:
         fresh = []
         keys: set[bytes] = set()
         for event in page.events:
-            key = fence_key(event.id)
+            key = id_key(event.id)
             if event.created_at >= overlap_start:
                 next_fence.add(key)
             if window.position is None or event.created_at < window.position:
