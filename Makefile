@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: install browser demo test lint typecheck unit infra clean
+.PHONY: install browser demo test quick lint typecheck unit infra clean
 
 INFRA_VENV := .venv-infra
 
@@ -39,12 +39,16 @@ demo: $(VENV)/.installed node_modules/.installed
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: install
 	$(PY) -m mypy
 
 unit: install
 	$(PY) -m pytest -q
+
+quick: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not integration"
 
 infra: install
 	$(INFRA_VENV)/bin/checkov -d infra --framework bicep --compact --quiet --skip-download

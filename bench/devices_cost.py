@@ -23,11 +23,10 @@ from typing import Any
 import httpx
 
 from bench import emit
-from collectors.devices import ExchangeAdminClient, collect_devices
-from core.settings import Settings
+from collectors.devices import ExchangeAdminClient, ExchangeTarget, collect_devices
+from devstack.simulator import SimServer
 from sim.graph_shapes import exchange_device, exchange_mailbox, user
 from sim.scenario import Scenario
-from sim.server import SimServer
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -55,9 +54,9 @@ def build_tenant(mailboxes: int, seed: int = 7) -> Scenario:
     return scenario
 
 
-async def per_mailbox_report(settings: Settings) -> None:
+async def per_mailbox_report(target: ExchangeTarget) -> None:
     async with httpx.AsyncClient(timeout=60) as http:
-        exo = ExchangeAdminClient(settings, http, None)
+        exo = ExchangeAdminClient(target, http, None)
         boxes = [m async for m in exo.run("Get-Mailbox", {"ResultSize": "Unlimited"})]
         for box in boxes:
             async for device in exo.run("Get-MobileDevice", {"Mailbox": box["UserPrincipalName"]}):
@@ -68,20 +67,14 @@ async def per_mailbox_report(settings: Settings) -> None:
 def measure(mailboxes: int) -> dict[str, Any]:
     scenario = build_tenant(mailboxes)
     with SimServer(scenario, Path(tempfile.mkdtemp())) as sim:
-        settings = Settings(
-            tenant_id=scenario.tenant_id,
-            graph_auth="none",
-            exo_base_url=sim.url,
-            exo_organization="contoso.onmicrosoft.com",
-            collect_devices=True,
-        )
+        target = ExchangeTarget(sim.url, scenario.tenant_id, "contoso.onmicrosoft.com")
         started = time.perf_counter()
-        harvest = asyncio.run(collect_devices(settings))
+        harvest = asyncio.run(collect_devices(target))
         ours_s = time.perf_counter() - started
         ours = sum(v for k, v in sim.state.requests.items() if k == "InvokeCommand")
         sim.state.requests.clear()
         started = time.perf_counter()
-        asyncio.run(per_mailbox_report(settings))
+        asyncio.run(per_mailbox_report(target))
         report_s = time.perf_counter() - started
         theirs = sim.state.requests.get("InvokeCommand", 0)
     return {

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import orjson
 
 from bench import emit
@@ -114,8 +115,8 @@ def _run_worker(env: dict[str, str]) -> dict[str, Any]:
 
 def worker() -> None:
     """One collect run in this process; prints its figures as JSON."""
-    from core.pipeline import collect_and_evaluate_step, run_with_settings
-    from core.settings import load_settings
+    from pipeline.cycle import collect_and_evaluate_step, run_with_settings
+    from pipeline.settings import load_settings
 
     settings = load_settings()
     started = time.perf_counter()
@@ -130,7 +131,7 @@ def worker() -> None:
         "writes": run.writes,
         "seconds": seconds,
         "peak_rss_mb": peak_kb / 1024,
-        "details": run.details,
+        "figures": msgspec.to_builtins(run.figures),
     }
     sys.stdout.write(orjson.dumps(figures).decode() + "\n")
 
@@ -173,8 +174,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             sim.terminate()
             sim.wait(timeout=10)
-    details = first["details"]
-    read_s = details["read_ms"] / 1000
+    figures = first["figures"]
+    read_s = figures["read_ms"] / 1000
     ceiling = GRAPH_LIMIT[0] * 1000 / (GRAPH_LIMIT[1] / args.time_scale)
     events = first["events"]
     return {
@@ -182,19 +183,19 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "events_per_s": round(events / read_s, 1),
         "ceiling_events_per_s": ceiling,
         "ceiling_ratio": round(events / read_s / ceiling, 3),
-        "cpu_ms_per_1000": round(details["parse_fold_cpu_ms"] / events * 1000, 2),
+        "cpu_ms_per_1000": round(figures["parse_fold_cpu_ms"] / events * 1000, 2),
         "sdk_cpu_ms_per_1000": round(sdk_ms, 1),
         "peak_rss_mb": round(first["peak_rss_mb"], 1),
-        "graph_requests": details["graph_requests"],
+        "graph_requests": figures["graph"]["requests"],
         "table_writes": first["writes"],
         "rerun_table_writes": rerun["writes"],
         "same_page_ours_cpu_ms_per_1000": round(ours_ms, 2),
         "read_seconds": round(read_s, 1),
-        "evaluate_seconds": round(details["evaluate_ms"] / 1000, 1),
+        "evaluate_seconds": round(figures["evaluate_ms"] / 1000, 1),
         "end_to_end_events_per_s": round(events / first["seconds"], 1),
-        "users_tracked": sum(v for k, v in details.items() if k.startswith("status_")),
-        "staged_rows": details["staged_rows"],
-        "checkpoints": details["checkpoints"],
+        "users_tracked": sum(figures["statuses"].values()),
+        "staged_rows": figures["staged_rows"],
+        "checkpoints": figures["checkpoints"],
         "throttled_by_simulator": throttled,
         "rerun_events": rerun["events"],
         "time_scale": args.time_scale,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from report.app import build_admin_app
+from pipeline.admin import admin_app
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
-_asgi = func.AsgiMiddleware(build_admin_app())  # type: ignore[no-untyped-call]
+_asgi = func.AsgiMiddleware(admin_app())  # type: ignore[no-untyped-call]
 
 
 @bp.route(route="{*path}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)

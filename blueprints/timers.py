@@ -6,7 +6,7 @@ import logging
 
 import azure.functions as func
 
-from core.pipeline import (
+from pipeline.cycle import (
     Step,
     check_apple_app_step,
     collect_and_evaluate_step,
@@ -14,7 +14,7 @@ from core.pipeline import (
     notify_step,
     run_with_settings,
 )
-from core.settings import load_settings
+from pipeline.settings import load_settings
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 log = logging.getLogger("legacy_auth_monitor")

@@ -1,1 +1,1 @@
-"""Collectors: the only code that talks to Microsoft Graph. Raw pages in, slim records out."""
+"""Collectors: the only code that talks to Microsoft Graph and Exchange. Raw pages in, slim records out."""

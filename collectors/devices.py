@@ -18,8 +18,8 @@ import orjson
 
 from core.clock import parse_graph_time
 from core.records import DeviceRecord
-from core.settings import Settings
-from rules.devices import IOS12_RELEASED, MIN_EAS_PROTOCOL, is_apple, protocol_version
+from core.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
+from rules.devices import could_be_legacy
 
 EXO_SCOPE = "https://outlook.office365.com/.default"
 SYSTEM_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
@@ -36,6 +36,15 @@ class DeviceCollectorError(RuntimeError):
         super().__init__(finding)
 
 
+@dataclass(frozen=True)
+class ExchangeTarget:
+    """Where the tenant's Exchange admin API is: base URL, tenant id, initial domain (anchor mailbox)."""
+
+    base_url: str
+    tenant_id: str
+    organization: str
+
+
 @dataclass
 class DeviceHarvest:
     devices: list[DeviceRecord] = field(default_factory=list)
@@ -44,13 +53,16 @@ class DeviceHarvest:
 
 
 class ExchangeAdminClient:
-    def __init__(self, settings: Settings, http: httpx.AsyncClient, token: str | None) -> None:
-        self._url = f"{settings.exo_base_url}/adminapi/beta/{settings.tenant_id}/InvokeCommand"
+    def __init__(
+        self, target: ExchangeTarget, http: httpx.AsyncClient, token: str | None, retry: RetryPolicy | None = None
+    ) -> None:
+        self._url = f"{target.base_url}/adminapi/beta/{target.tenant_id}/InvokeCommand"
+        self._retry = retry or RetryPolicy(max_retries=3)
         self._http = http
         self._headers = {
             "Content-Type": "application/json",
             "Prefer": f"odata.maxpagesize={PAGE_SIZE}",
-            "X-AnchorMailbox": f"UPN:{SYSTEM_MAILBOX}@{settings.exo_organization}",
+            "X-AnchorMailbox": f"UPN:{SYSTEM_MAILBOX}@{target.organization}",
             **({"Authorization": f"Bearer {token}"} if token else {}),
         }
         self.requests = 0
@@ -68,13 +80,12 @@ class ExchangeAdminClient:
             url = next_link if isinstance(next_link, str) and next_link else None
 
     async def _post(self, url: str, body: bytes, cmdlet: str) -> dict[str, Any]:
-        for attempt in range(4):
+        for attempt in range(self._retry.max_retries + 1):
             self.requests += 1
             response = await self._http.post(url, content=body, headers=self._headers)
-            if response.status_code in (429, 503) and attempt < 3:
-                await asyncio.sleep(min(float(response.headers.get("Retry-After", "2") or 2), 30.0))
-                continue
-            break
+            if response.status_code not in RETRYABLE_STATUS or attempt == self._retry.max_retries:
+                break
+            await asyncio.sleep(self._retry.delay(attempt, retry_after_seconds(response.headers.get("Retry-After"))))
         if response.status_code in (401, 403):
             raise DeviceCollectorError(
                 response.status_code,
@@ -90,12 +101,14 @@ class ExchangeAdminClient:
         return data if isinstance(data, dict) else {}
 
 
-async def collect_devices(settings: Settings, token: str | None = None) -> DeviceHarvest:
+async def collect_devices(
+    target: ExchangeTarget, token: str | None = None, retry: RetryPolicy | None = None
+) -> DeviceHarvest:
     """All partnerships joined to their users (Get-Mailbox + Get-MobileDevice, each one paged call), and
     statistics only for devices that could be legacy, whose last sync decides whether they matter."""
     harvest = DeviceHarvest()
     async with httpx.AsyncClient(timeout=60) as http:
-        exo = ExchangeAdminClient(settings, http, token)
+        exo = ExchangeAdminClient(target, http, token, retry)
         owners: dict[str, str] = {}
         async for mailbox in exo.run("Get-Mailbox", {"ResultSize": "Unlimited"}):
             object_id = str(mailbox.get("ExternalDirectoryObjectId") or "").lower()
@@ -112,14 +125,6 @@ async def collect_devices(settings: Settings, token: str | None = None) -> Devic
             harvest.devices.append(device)
         harvest.requests = exo.requests
     return harvest
-
-
-def could_be_legacy(device: DeviceRecord) -> bool:
-    if device.client_type.casefold() != "eas":
-        return False
-    old_profile = is_apple(device) and device.first_sync is not None and device.first_sync < IOS12_RELEASED
-    version = protocol_version(device.client_version)
-    return old_profile or (version is not None and version < MIN_EAS_PROTOCOL)
 
 
 async def _with_statistics(exo: ExchangeAdminClient, device: DeviceRecord, identity: str) -> DeviceRecord:
@@ -165,13 +170,10 @@ def exchange_time(value: object) -> datetime | None:
     return parse_graph_time(value)
 
 
-async def exchange_token(settings: Settings) -> str | None:
-    """A token for Exchange's admin API from the managed identity; none for a loopback simulator."""
-    if settings.graph_auth == "none":
+async def exchange_token(credential: Any | None) -> str | None:
+    """A token for Exchange's admin API; none without a credential (the loopback simulator)."""
+    if credential is None:
         return None
-    from collectors.graph import azure_credential
-
-    credential = azure_credential(settings)
     async with credential:
         token = await credential.get_token(EXO_SCOPE)
     return str(token.token)

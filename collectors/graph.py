@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,8 +29,7 @@ from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
 from collectors.pacing import RequestPacer
-from collectors.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
-from core.settings import Settings
+from core.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
 
 
 class GraphError(Exception):
@@ -212,31 +211,17 @@ def next_request(url: str) -> RequestInformation:
     return request
 
 
-def build_graph_client(settings: Settings, credential_factory: Callable[[], Any] | None = None) -> GraphClient:
-    """Pick the authentication the settings ask for: none (loopback simulator) or an Azure credential."""
-    options: dict[str, Any] = {
-        "timeout_seconds": settings.graph_timeout_seconds,
-        "retry": RetryPolicy(max_retries=settings.graph_max_retries),
-    }
-    if settings.graph_auth == "none":
-        return GraphClient(AnonymousAuthenticationProvider(), settings.graph_base_url, **options)
+def build_graph_client(
+    base_url: str, credential: Any | None, *, timeout_seconds: float = 120.0, retry: RetryPolicy | None = None
+) -> GraphClient:
+    """No credential: no token (the loopback simulator). Else the async Azure credential, scoped to Graph."""
+    if credential is None:
+        return GraphClient(AnonymousAuthenticationProvider(), base_url, timeout_seconds=timeout_seconds, retry=retry)
     from msgraph_core.authentication import AzureIdentityAuthenticationProvider
 
-    credential = (credential_factory or (lambda: azure_credential(settings)))()
-    host = urlsplit(settings.graph_base_url).hostname or "graph.microsoft.com"
-    auth = AzureIdentityAuthenticationProvider(
-        credential, scopes=[f"{settings.graph_base_url}/.default"], allowed_hosts=[host]
-    )
-    return GraphClient(auth, settings.graph_base_url, **options)
-
-
-def azure_credential(settings: Settings) -> Any:
-    """The async credential for Graph: the user-assigned managed identity, or DefaultAzureCredential."""
-    from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
-
-    if settings.graph_auth == "managed-identity":
-        return ManagedIdentityCredential(client_id=settings.managed_identity_client_id)
-    return DefaultAzureCredential()
+    host = urlsplit(base_url).hostname or "graph.microsoft.com"
+    auth = AzureIdentityAuthenticationProvider(credential, scopes=[f"{base_url}/.default"], allowed_hosts=[host])
+    return GraphClient(auth, base_url, timeout_seconds=timeout_seconds, retry=retry)
 
 
 def _describe(request: RequestInformation) -> str:

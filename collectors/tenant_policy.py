@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from msgraph.generated.identity.conditional_access.policies.policies_request_builder import PoliciesRequestBuilder
 from msgraph.generated.policies.authorization_policy.authorization_policy_request_builder import (
     AuthorizationPolicyRequestBuilder,
@@ -11,6 +9,7 @@ from msgraph.generated.policies.authorization_policy.authorization_policy_reques
 
 from collectors.graph import GraphClient, GraphError
 from core.records import ConsentPolicy, LegacyBlockPolicy
+from rules.readiness import blocks_legacy_for_everyone
 
 # Only the legacy default lets users consent to any app; "-low" covers low-impact permissions from
 # verified publishers, which full mailbox access (EAS.AccessAsUser.All) is not.
@@ -52,18 +51,3 @@ async def check_legacy_block(graph: GraphClient) -> LegacyBlockPolicy:
             return LegacyBlockPolicy(blocking=(), readable=False, problem=f"{exc.code}: {NEEDS}")
         raise
     return LegacyBlockPolicy(blocking=tuple(blocking), report_only=tuple(report_only))
-
-
-def blocks_legacy_for_everyone(policy: dict[str, Any]) -> bool:
-    """Client apps exchangeActiveSync and other, all users, all cloud apps, grant control block."""
-    conditions = policy.get("conditions") or {}
-    client_types = {str(t) for t in conditions.get("clientAppTypes") or ()}
-    users = conditions.get("users") or {}
-    apps = conditions.get("applications") or {}
-    grant = policy.get("grantControls") or {}
-    return (
-        {"exchangeActiveSync", "other"} <= client_types
-        and "All" in (users.get("includeUsers") or ())
-        and "All" in (apps.get("includeApplications") or ())
-        and "block" in (grant.get("builtInControls") or ())
-    )

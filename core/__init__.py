@@ -1,1 +1,1 @@
-"""Shared core: settings, domain records, clock and the pipeline that joins the steps."""
+"""The kernel: domain records, findings, run results, narrow configs, ports, clock. Imports nothing of ours."""

@@ -33,6 +33,13 @@ class AsgiServer:
             time.sleep(0.02)
         return self
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 2.0) -> None:
+        """Stop serving. Open requests get ``grace`` seconds to finish, then are dropped: a request held
+        open on purpose (the simulator's hang fault) must not hold the stop for ever."""
         self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=grace)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            raise RuntimeError(f"{self._thread.name} did not stop")

@@ -18,17 +18,15 @@ from rich.console import Console
 from rich.table import Table
 
 from core.clock import parse_graph_time, utcnow
-from core.pipeline import FULL_CYCLE, StepFailedError, run_with_settings
 from core.records import UserState
-from core.settings import load_settings
 from devstack.azurite import ROOT, Azurite
+from devstack.simulator import SimServer
+from pipeline.cycle import FULL_CYCLE, StepFailedError, run_with_settings
+from pipeline.settings import load_settings
+from pipeline.wiring import StateTables
 from report.users import status_counts, user_rows
 from sim.demo_tenant import DOMAIN, build_demo_tenant
 from sim.scenario import Scenario
-from sim.server import SimServer
-from store.tables import table_service
-from store.tenant import TenantRepository
-from store.users import UserRepository
 
 DEMO_DIR = ROOT / ".demo"
 DEMO_TTL = timedelta(hours=6)
@@ -71,10 +69,9 @@ def run_demo(console: Console, fresh: bool = False, demo_dir: Path = DEMO_DIR, c
         except StepFailedError as exc:
             console.print(f"[red]{exc}[/]")
             return 1
-        service = table_service(settings)
-        states = UserRepository(service.get_table_client("users"), scenario.tenant_id).load_all()
-        tenant = TenantRepository(service.get_table_client("tenant"), scenario.tenant_id)
-        findings = tenant.findings(sum(1 for s in states.values() if s.verdict.status == "legacy_active"))
+        tables = StateTables.open(settings)
+        states = tables.users.load_all()
+        findings = tables.findings(list(states.values()))
         sent_now = len(sim.state.sent)
 
     steps = Table(title="This cycle")

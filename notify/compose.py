@@ -9,15 +9,14 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from core.config import MessagePolicy
 from core.records import DirectoryUser, UserState
-from core.settings import Settings
+from rules.cadence import CONFIRMATION, REMEDIATION
 from rules.devices import describe_device, primary_user_agent
 from rules.locale import choose_locale
 from rules.user_agent import parse_user_agent
 
 TEMPLATES = Path(__file__).parent / "templates"
-REMEDIATION = "remediation"
-CONFIRMATION = "confirmation"
 CONTENT = {REMEDIATION: "_content", CONFIRMATION: "_confirm"}
 
 
@@ -57,16 +56,14 @@ def _recipient(state: UserState) -> DirectoryUser:
 
 
 def _render(
-    kind: str, template: str, user: DirectoryUser, settings: Settings, context: dict[str, object]
+    kind: str, template: str, user: DirectoryUser, policy: MessagePolicy, context: dict[str, object]
 ) -> OutgoingEmail:
-    locale = choose_locale(
-        user.preferred_language, user.usage_location, settings.default_locale, available_locales(kind)
-    )
+    locale = choose_locale(user.preferred_language, user.usage_location, policy.default_locale, available_locales(kind))
     content = f"{CONTENT[kind]}.{locale}.j2"
     context = {
         "display_name": user.display_name or user.upn,
         "upn": user.upn,
-        "contact_line": settings.contact_line,
+        "contact_line": policy.contact_line,
         "content": content,
         **context,
     }
@@ -82,13 +79,13 @@ def _render(
     )
 
 
-def compose_confirmation(state: UserState, settings: Settings) -> OutgoingEmail:
+def compose_confirmation(state: UserState, policy: MessagePolicy) -> OutgoingEmail:
     """The optional thank-you once a user is remediated."""
-    return _render(CONFIRMATION, CONFIRMATION, _recipient(state), settings, {})
+    return _render(CONFIRMATION, CONFIRMATION, _recipient(state), policy, {})
 
 
 def compose_remediation(
-    state: UserState, settings: Settings, reminder: int = 0, first_sent: datetime | None = None
+    state: UserState, policy: MessagePolicy, reminder: int = 0, first_sent: datetime | None = None
 ) -> OutgoingEmail:
     """The message to a legacy_active user: which device, and how to re-add the account.
     ``reminder`` is 0 for the first message, then 1, 2, ..."""
@@ -106,4 +103,4 @@ def compose_remediation(
         "first_sent": first_sent.strftime("%Y-%m-%d") if first_sent else "",
     }
     template = REMEDIATION if not reminder else f"{REMEDIATION}-reminder"
-    return _render(REMEDIATION, template, user, settings, context)
+    return _render(REMEDIATION, template, user, policy, context)

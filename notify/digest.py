@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.findings import Finding
+from core.ledger import LedgerEntry
 from core.records import UserState
+from core.runs import NotifyFigures, RunRecord
 from notify.compose import OutgoingEmail, template_environment
-from rules.readiness import Finding
-from store.notifications import LedgerEntry
-from store.runs import RunRecord
 
 DIGEST = "digest"
 
@@ -61,8 +61,8 @@ def build_digest(
             continue
         if run.outcome == "failed":
             digest.failures.append(f"{run.step} run at {run.started_at:%Y-%m-%d %H:%M} UTC: {run.message}")
-        if run.step == "notify":
-            digest.held.update({k: v for k, v in run.details.items() if k.startswith(("held_", "quota_"))})
+        if isinstance(run.figures, NotifyFigures):
+            digest.held.update({k: v for k, v in run.figures.held.items() if k.startswith(("held_", "quota_"))})
     return digest
 
 

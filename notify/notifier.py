@@ -14,11 +14,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from core.config import MessagePolicy
+from core.ledger import RETRYABLE, LedgerConflictError, LedgerEntry
+from core.ports import NotificationLog
 from core.records import UserState
-from core.settings import Settings
-from notify.compose import CONFIRMATION, REMEDIATION, compose_confirmation, compose_remediation
+from notify.compose import compose_confirmation, compose_remediation
 from notify.senders import Sender, SendError, SendThrottledError
-from store.notifications import RETRYABLE, LedgerConflictError, LedgerEntry, NotificationLedger
+from rules.cadence import allowed, due_messages
 
 
 @dataclass
@@ -32,62 +34,20 @@ class NotifyResult:
     errors: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class DueMessage:
-    when: datetime
-    state: UserState
-    message_id: str
-    reminder: int = 0
-    """0 for the first remediation message, then 1, 2, ...; -1 for the confirmation."""
-
-    @property
-    def is_confirmation(self) -> bool:
-        return self.reminder < 0
-
-
-def due_messages(states: Iterable[UserState], settings: Settings, now: datetime) -> list[DueMessage]:
-    """Every message due by ``now``, oldest first (a fair order when the budget runs out)."""
-    due: list[DueMessage] = []
-    for state in states:
-        when = due_at(state, settings)
-        if when is not None and when <= now:
-            number = state.notified_count + 1
-            due.append(DueMessage(when, state, f"{REMEDIATION}-{number}", number - 1))
-        elif settings.send_confirmation and state.verdict.status == "remediated" and state.notified_count:
-            due.append(DueMessage(state.status_since, state, CONFIRMATION, -1))
-    return sorted(due, key=lambda m: (m.when, m.state.user_id))
-
-
-def due_at(state: UserState, settings: Settings) -> datetime | None:
-    """When this user's next message is due, or None if no message is (or will be) due."""
-    if state.verdict.status != "legacy_active":
-        return None
-    if state.notified_count == 0:
-        return state.status_since
-    if state.notified_count > len(settings.reminder_days) or state.first_notified_at is None:
-        return None
-    return state.first_notified_at + timedelta(days=settings.reminder_days[state.notified_count - 1])
-
-
-def allowed(address: str, settings: Settings) -> bool:
-    if not settings.allowed_recipients:
-        return True
-    address = address.casefold()
-    return address in settings.allowed_recipients or "@" + address.split("@")[-1] in settings.allowed_recipients
-
-
 class SendBudget:
     """Per-minute and per-hour quotas, seeded with what the ledger says was already sent."""
 
-    def __init__(self, settings: Settings, already: list[datetime], now: datetime, clock: Callable[[], float]) -> None:
-        self._per_minute, self._per_hour = settings.send_per_minute, settings.send_per_hour
+    def __init__(
+        self, policy: MessagePolicy, already: list[datetime], now: datetime, clock: Callable[[], float]
+    ) -> None:
+        self._per_minute, self._per_hour = policy.send_per_minute, policy.send_per_hour
         self._hour_left = self._per_hour - sum(1 for t in already if now - t < timedelta(hours=1))
         start = clock()
         self._minute: deque[float] = deque(
             start - (now - t).total_seconds() for t in already if now - t < timedelta(minutes=1)
         )
         self._clock = clock
-        self._deadline = start + settings.notify_max_seconds
+        self._deadline = start + policy.notify_max_seconds
 
     def wait_for_slot(self, sleep: Callable[[float], None]) -> str | None:
         """Block until a send is allowed; returns why not when it cannot be in this run."""
@@ -112,21 +72,21 @@ class SendBudget:
 def notify_due(
     states: Iterable[UserState],
     tenant_ready: bool,
-    settings: Settings,
-    ledger: NotificationLedger,
+    policy: MessagePolicy,
+    ledger: NotificationLog,
     sender: Sender,
     now: datetime,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> NotifyResult:
     result = NotifyResult()
-    due = due_messages(states, settings, now)
+    due = due_messages(states, policy, now)
     if not tenant_ready:
         # Users cannot finish the re-add without consent for Apple's app: tell the admin, not them.
         result.held["held_tenant_not_ready"] += sum(1 for m in due if not m.is_confirmation)
         due = [m for m in due if m.is_confirmation]
     live = sender.ledger_state == "sent"
-    budget = SendBudget(settings, ledger.sent_since(now - timedelta(hours=1)) if live else [], now, clock)
+    budget = SendBudget(policy, ledger.sent_since(now - timedelta(hours=1)) if live else [], now, clock)
     for index, message in enumerate(due):
         state = message.state
         if "single_failed_attempt" in state.verdict.reasons:
@@ -135,7 +95,7 @@ def notify_due(
         if state.directory is None or not state.directory.mail:
             result.held["no_mailbox"] += 1
             continue
-        if not allowed(state.directory.mail, settings):
+        if not allowed(state.directory.mail, policy):
             result.held["held_not_in_allow_list"] += 1
             continue
         existing = ledger.get(state.user_id, message.message_id)
@@ -154,9 +114,9 @@ def notify_due(
                 result.held[blocked] += result.carried_over
                 break
         email = (
-            compose_confirmation(state, settings)
+            compose_confirmation(state, policy)
             if message.is_confirmation
-            else compose_remediation(state, settings, reminder=message.reminder, first_sent=state.first_notified_at)
+            else compose_remediation(state, policy, reminder=message.reminder, first_sent=state.first_notified_at)
         )
         entry = LedgerEntry(
             user_id=state.user_id,

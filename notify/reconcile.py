@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from core.ports import NotificationLog
 from notify.senders import Sender
-from store.notifications import NotificationLedger
 
 SETTLE_AFTER = timedelta(minutes=5)
 """Younger rows may belong to a run that is still sending."""
@@ -25,7 +25,7 @@ class ReconcileResult:
     undecided: int = 0
 
 
-def reconcile(ledger: NotificationLedger, sender: Sender, now: datetime, max_checks: int = 10) -> ReconcileResult:
+def reconcile(ledger: NotificationLog, sender: Sender, now: datetime, max_checks: int = 10) -> ReconcileResult:
     result = ReconcileResult()
     stale = [e for e in ledger.in_state("sending") if now - e.created_at >= SETTLE_AFTER]
     for entry in sorted(stale, key=lambda e: e.created_at)[:max_checks]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
-from core.settings import Settings
+from core.retry import RetryPolicy
 from notify.compose import OutgoingEmail
 from notify.eml import build_eml, write_eml
 
@@ -59,20 +59,19 @@ class AcsSender:
         self._sender = sender_address
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> AcsSender:
+    def connect(cls, endpoint: str, credential: Any, sender_address: str, retry: RetryPolicy) -> AcsSender:
+        """The SDK's client on ``endpoint`` with an AzureKeyCredential (local) or a token credential; its
+        retries (which keep the operation id, and obey Retry-After) follow our one retry policy."""
         from azure.communication.email import EmailClient
 
-        endpoint = settings.acs_endpoint or ""
-        credential: Any
-        if settings.acs_key:
-            from azure.core.credentials import AzureKeyCredential
-
-            credential = AzureKeyCredential(settings.acs_key)
-        else:
-            from azure.identity import ManagedIdentityCredential
-
-            credential = ManagedIdentityCredential(client_id=settings.managed_identity_client_id)
-        return cls(EmailClient(endpoint, credential), settings.sender_address or "")
+        client = EmailClient(
+            endpoint,
+            credential,
+            retry_total=retry.max_retries,
+            retry_backoff_factor=retry.base_seconds,
+            retry_backoff_max=retry.cap_seconds,
+        )
+        return cls(client, sender_address)
 
     def delivered(self, operation_id: str) -> bool | None:
         """Ask ACS for the operation (through the SDK's signed pipeline): 404 means it never arrived."""
@@ -105,11 +104,3 @@ class AcsSender:
             if exc.status_code == 429:
                 raise SendThrottledError(f"ACS throttled the send to {email.to_address}: {exc.message}") from exc
             raise SendError(f"ACS refused the message for {email.to_address}: {exc.message}") from exc
-
-
-def build_sender(settings: Settings) -> Sender | None:
-    if settings.notify_mode == "live":
-        return AcsSender.from_settings(settings)
-    if settings.notify_mode == "dry-run":
-        return OutboxSender(settings.outbox_dir, settings.sender_address or "")
-    return None

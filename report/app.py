@@ -11,18 +11,23 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
+import msgspec
 import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
 from core.clock import utcnow
-from core.settings import Settings, load_settings
+from core.findings import Finding
+from core.ports import NotificationLog, RunLog, TenantState, UserStates
+from core.records import UserState
+from core.runs import CollectFigures, RunRecord, StatusCounts
 from report.queries import (
     FILTERS,
     decode_token,
@@ -33,11 +38,7 @@ from report.queries import (
     user_detail,
 )
 from report.users import ReportError, status_counts, to_csv, user_rows
-from store.notifications import NotificationLedger
-from store.runs import RunRecord, RunRepository
-from store.tables import table_service
-from store.tenant import TenantRepository
-from store.users import UserRepository
+from rules.readiness import tenant_findings
 
 HERE = Path(__file__).parent
 STATIC = {"dashboard.css": "text/css", "table-sort.js": "text/javascript"}
@@ -54,19 +55,17 @@ SECURITY_HEADERS = {
 }
 
 
-class Repos:
-    def __init__(self, settings: Settings) -> None:
-        service = table_service(settings)
-        tid = settings.tenant_id
-        self.users = UserRepository(service.get_table_client("users"), tid)
-        self.ledger = NotificationLedger(service.get_table_client("notifications"), tid)
-        self.runs = RunRepository(service.get_table_client("runs"), tid)
-        self.tenant = TenantRepository(service.get_table_client("tenant"), tid)
+class AdminTables(Protocol):
+    """The state tables the admin views read (pipeline/wiring.py's StateTables is one)."""
 
-
-@lru_cache(maxsize=4)
-def _repos(settings: Settings) -> Repos:
-    return Repos(settings)
+    @property
+    def users(self) -> UserStates: ...
+    @property
+    def ledger(self) -> NotificationLog: ...
+    @property
+    def runs(self) -> RunLog: ...
+    @property
+    def tenant(self) -> TenantState: ...
 
 
 @lru_cache(maxsize=1)
@@ -85,11 +84,16 @@ def _allowed(request: Request, *names: str) -> None:
         raise ReportError(f"unknown query parameter(s): {', '.join(unknown)}; allowed: {allowed}")
 
 
-def build_admin_app(settings_loader: Callable[[], Settings] = load_settings) -> Starlette:
-    def view(handler: Callable[[Request, Repos], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+def build_admin_app(tables: Callable[[], AdminTables]) -> Starlette:
+    """The admin API and dashboard over the state tables that ``tables`` opens (once, then reused).
+
+    Handlers are synchronous (the Tables SDK is): each runs in Starlette's thread pool, so a slow table
+    never holds the event loop the timers share."""
+
+    def view(handler: Callable[[Request, AdminTables], Response]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
-                response = await handler(request, _repos(settings_loader()))
+                response = await run_in_threadpool(handler, request, tables())
             except ReportError as exc:
                 response = _json({"error": str(exc)}, 400)
             response.headers.update(SECURITY_HEADERS)
@@ -97,7 +101,7 @@ def build_admin_app(settings_loader: Callable[[], Settings] = load_settings) -> 
 
         return endpoint
 
-    async def users(request: Request, repos: Repos) -> Response:
+    def users(request: Request, repos: AdminTables) -> Response:
         _allowed(request, *FILTERS, "format", "limit", "continuation")
         fmt = request.query_params.get("format", "json")
         if fmt not in ("json", "csv"):
@@ -114,22 +118,22 @@ def build_admin_app(settings_loader: Callable[[], Settings] = load_settings) -> 
         rows, token = page_users(repos.users, flt, limit, decode_token(request.query_params.get("continuation")))
         return _json({"users": rows, "continuation": token})
 
-    async def one_user(request: Request, repos: Repos) -> Response:
+    def one_user(request: Request, repos: AdminTables) -> Response:
         _allowed(request)
         detail = user_detail(repos.users, repos.ledger, request.path_params["user_id"].lower())
         return _json(detail) if detail else _json({"error": "no tracked user with this id"}, 404)
 
-    async def summary(request: Request, repos: Repos) -> Response:
+    def summary(request: Request, repos: AdminTables) -> Response:
         _allowed(request)
         states = repos.users.query()
         return _json({**summarize(states), "findings": [vars(f) for f in _findings(repos, states)]})
 
-    async def runs(request: Request, repos: Repos) -> Response:
+    def runs(request: Request, repos: AdminTables) -> Response:
         _allowed(request, "limit")
         limit = parse_limit(request.query_params.get("limit"))
         return _json([_run_json(r) for r in repos.runs.recent(limit)])
 
-    async def dashboard(request: Request, repos: Repos) -> Response:
+    def dashboard(request: Request, repos: AdminTables) -> Response:
         _allowed(request)
         key = request.query_params.get(KEY_PARAM)
 
@@ -155,7 +159,7 @@ def build_admin_app(settings_loader: Callable[[], Settings] = load_settings) -> 
         )
         return HTMLResponse(html)
 
-    async def static(request: Request, repos: Repos) -> Response:
+    def static(request: Request, repos: AdminTables) -> Response:
         name = request.path_params["name"]
         if name not in STATIC:
             return _json({"error": "not found"}, 404)
@@ -173,8 +177,8 @@ def build_admin_app(settings_loader: Callable[[], Settings] = load_settings) -> 
     )
 
 
-def _findings(repos: Repos, states: list[Any]) -> list[Any]:
-    return repos.tenant.findings(sum(1 for s in states if s.verdict.status == "legacy_active"))
+def _findings(repos: AdminTables, states: list[UserState]) -> list[Finding]:
+    return tenant_findings(repos.tenant.snapshot(), states)
 
 
 def _run_json(run: RunRecord) -> dict[str, Any]:
@@ -190,7 +194,7 @@ def _run_json(run: RunRecord) -> dict[str, Any]:
         "writes": run.writes,
         "emails": run.emails,
         "message": run.message,
-        "details": run.details,
+        "figures": msgspec.to_builtins(run.figures),
     }
 
 
@@ -207,15 +211,12 @@ class TrendPoint:
 def trend_points(collect_runs: list[RunRecord], days: int = 30, width: int = 600) -> list[TrendPoint]:
     """Per day, the last successful collect run's counts of legacy_active and remediated users,
     placed on a width × 200 SVG canvas."""
-    by_day: dict[str, RunRecord] = {}
+    by_day: dict[str, StatusCounts] = {}
     for run in collect_runs:  # newest first: keep the first seen per day
-        if run.outcome == "succeeded":
-            by_day.setdefault(run.started_at.strftime("%Y-%m-%d"), run)
+        if run.outcome == "succeeded" and isinstance(run.figures, CollectFigures):
+            by_day.setdefault(run.started_at.strftime("%Y-%m-%d"), run.figures.statuses)
     days_kept = sorted(by_day)[-days:]
-    counts = [
-        (day, by_day[day].details.get("status_legacy_active", 0), by_day[day].details.get("status_remediated", 0))
-        for day in days_kept
-    ]
+    counts = [(day, by_day[day].legacy_active, by_day[day].remediated) for day in days_kept]
     top = max([1, *(max(legacy, done) for _, legacy, done in counts)])
     step = width / max(len(counts) - 1, 1)
     return [

@@ -14,11 +14,10 @@ from typing import Any
 import orjson
 
 from core.constants import LEGACY_CLIENT_APPS
+from core.ports import NotificationLog, UserStates
 from core.records import STATUSES, UserState
 from report.users import ReportError, user_row, validate_status
 from rules.user_agent import parse_user_agent
-from store.notifications import NotificationLedger
-from store.users import UserRepository, from_entity
 
 PLATFORMS = ("ios", "ipados", "macos", "android", "outlook", "unknown")
 FILTERS = ("status", "protocol", "platform", "since")
@@ -93,29 +92,15 @@ def decode_token(raw: str | None) -> dict[str, str] | None:
 
 
 def page_users(
-    repo: UserRepository, flt: UserFilter, limit: int, continuation: dict[str, str] | None
+    users: UserStates, flt: UserFilter, limit: int, continuation: dict[str, str] | None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of users in RowKey order. Status and date are OData parameters; protocol and platform
+    """One page of users in id order. Status and date are filtered by the table; protocol and platform
     are applied to the page, so a page can hold fewer than ``limit`` rows and still have a next one."""
-    query = "PartitionKey eq @pk"
-    params: dict[str, Any] = {"pk": repo.tenant_id}
-    if flt.status:
-        query += " and Status eq @status"
-        params["status"] = flt.status
-    if flt.since:
-        query += " and LastLegacyAt ge @since"
-        params["since"] = flt.since
-    # The Tables SDK's continuation token is a dict (next PartitionKey/RowKey), though typed as str.
-    pager: Any = repo.table.query_entities(query, parameters=params, results_per_page=limit)
-    pages: Any = pager.by_page(continuation_token=continuation)
-    try:
-        rows = [from_entity(entity) for entity in next(pages)]
-    except StopIteration:
-        return [], None
-    return [user_row(s) for s in rows if flt.matches(s)], encode_token(pages.continuation_token)
+    states, token = users.page(flt.status, flt.since, limit, continuation)
+    return [user_row(s) for s in states if flt.matches(s)], encode_token(token)
 
 
-def user_detail(repo: UserRepository, ledger: NotificationLedger, user_id: str) -> dict[str, Any] | None:
+def user_detail(repo: UserStates, ledger: NotificationLog, user_id: str) -> dict[str, Any] | None:
     if not _GUID.match(user_id):
         raise ReportError("id: must be a user object id (GUID)")
     state = repo.get(user_id)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from core.records import DeviceRecord, UserState
-from rules.rule import Rule
+from rules import links
+from rules.rule import Reason, Rule
 from rules.user_agent import parse_user_agent
 
 IOS12_RELEASED = datetime(2018, 9, 17, tzinfo=UTC)
@@ -20,7 +21,32 @@ RULE = Rule(
     name="device_partnerships",
     version="1",
     summary="Pre-iOS 12 Apple profiles and old EAS protocol versions on devices still syncing; stale ones are debris.",
-    reasons=("pre_ios12_profile", "eas_protocol_below_16_1", "obsolete_device_only"),
+    reasons=(
+        Reason(
+            "pre_ios12_profile",
+            "high",
+            "An Apple device still syncs with an Exchange profile first synced before iOS 12 (2018-09-17): "
+            "set up with basic authentication, it keeps it across upgrades.",
+            "The user removes the Exchange account from the device and adds it again (they are emailed how).",
+            links.APPLE_MAIL_MIGRATION,
+        ),
+        Reason(
+            "eas_protocol_below_16_1",
+            "medium",
+            "A device still syncing speaks an Exchange ActiveSync protocol below 16.1, "
+            "which Exchange Online refuses since March 2026.",
+            "The user updates the mail app or the device (they are emailed), or switches to Outlook Mobile.",
+            links.GET_MOBILE_DEVICE,
+        ),
+        Reason(
+            "obsolete_device_only",
+            "low",
+            "The user's only legacy evidence is a partnership that has not synced within the stale window: "
+            "debris, listed and never mailed about.",
+            "Remove the obsolete partnership in the Exchange admin center (or with Remove-MobileDevice).",
+            links.REMOVE_MOBILE_DEVICE,
+        ),
+    ),
 )
 
 
@@ -98,3 +124,12 @@ def describe_device(state: UserState) -> str:
         return partnership.label
     device = parse_user_agent(state.evidence.user_agent)
     return device.label if device.platform != "unknown" else ""
+
+
+def could_be_legacy(device: DeviceRecord) -> bool:
+    """An EAS partnership that may still use basic auth: a pre-iOS 12 Apple profile, or an old protocol."""
+    if device.client_type.casefold() != "eas":
+        return False
+    old_profile = is_apple(device) and device.first_sync is not None and device.first_sync < IOS12_RELEASED
+    version = protocol_version(device.client_version)
+    return old_profile or (version is not None and version < MIN_EAS_PROTOCOL)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Literal
 
+from core.config import RuleConfig
 from core.records import Evidence
-from core.settings import Settings
-from rules.rule import Rule
+from rules import links
+from rules.rule import Reason, Rule
 from rules.signals import is_mail_client
 
 RULE = Rule(
@@ -19,17 +20,90 @@ RULE = Rule(
     version="2",
     summary="Device keeps using legacy EAS (legacy_active) versus password spray / brute force (attack_suspected).",
     reasons=(
-        "legacy_signin_succeeded",
-        "legacy_signin_failed",
-        "stable_device_signature",
-        "single_failed_attempt",
-        "legacy_after_apple_app_signin",
-        "also_targeted_by_spray",
-        "spray_source",
-        "credential_failures",
-        "many_source_networks",
-        "many_countries",
-        "no_stable_device",
+        Reason(
+            "legacy_signin_succeeded",
+            "high",
+            "Legacy (basic authentication) sign-ins succeeded: a device still uses legacy Exchange ActiveSync "
+            "with the user's password.",
+            "The user re-adds the account with modern authentication (they are emailed, then reminded).",
+            links.BASIC_AUTH_DEPRECATION,
+        ),
+        Reason(
+            "legacy_signin_failed",
+            "medium",
+            "Legacy sign-ins failed; the other reasons say whether a device or an attacker made them.",
+            "Read the failure codes and the other reasons: a device to fix, or an attack to block.",
+            links.SIGNIN_ERROR_CODES,
+        ),
+        Reason(
+            "stable_device_signature",
+            "medium",
+            "The failures repeat from one mail-client user agent on few networks (or are refused by policy, "
+            "which a password guesser is not): a real device.",
+            "The user re-adds the account on that device (they are emailed).",
+            links.BASIC_AUTH_DEPRECATION,
+        ),
+        Reason(
+            "single_failed_attempt",
+            "low",
+            "One failed legacy attempt from a mail client, refused by policy: a device, but too little to mail "
+            "about (held, not mailed).",
+            "None yet; a repeat makes the user legacy_active and mailed.",
+        ),
+        Reason(
+            "legacy_after_apple_app_signin",
+            "medium",
+            "Legacy sign-ins went on after Apple's app signed in with modern authentication: re-added on one "
+            "device, another still uses legacy.",
+            "The user re-adds the account on the other device too (they are emailed).",
+            links.APPLE_MAIL_MIGRATION,
+        ),
+        Reason(
+            "also_targeted_by_spray",
+            "high",
+            "Besides the device still on legacy, the account was hit by a password-spray source "
+            "(see the attack finding).",
+            "Fix the device as for any legacy user, and check the account's password and MFA.",
+            links.SPRAY_PLAYBOOK,
+        ),
+        Reason(
+            "spray_source",
+            "high",
+            "The failures came from a source that failed on at least LAM_SPRAY_MIN_ACCOUNTS accounts "
+            "in one hour: a password spray.",
+            "Block legacy authentication with Conditional Access, review the source, "
+            "and check the account's password and MFA.",
+            links.SPRAY_PLAYBOOK,
+        ),
+        Reason(
+            "credential_failures",
+            "medium",
+            "The failures are wrong-credential errors (such as 50126): someone is guessing the password.",
+            "Check the account's password and MFA, and block legacy authentication.",
+            links.SIGNIN_ERROR_CODES,
+        ),
+        Reason(
+            "many_source_networks",
+            "medium",
+            "The failures came from more source networks (IPv4 /24, IPv6 /48) than LAM_DEVICE_MAX_NETWORKS: "
+            "not one device.",
+            "Treat it as an attack: block legacy authentication and check the account's password and MFA.",
+            links.CA_BLOCK_LEGACY,
+        ),
+        Reason(
+            "many_countries",
+            "medium",
+            "The failures came from two or more countries.",
+            "Treat it as an attack: block legacy authentication and check the account's password and MFA.",
+            links.CA_BLOCK_LEGACY,
+        ),
+        Reason(
+            "no_stable_device",
+            "medium",
+            "No mail-client user agent repeats the failures: no real device is behind them, so the user is not mailed.",
+            "Block legacy authentication with Conditional Access; there is no device to fix.",
+            links.CA_BLOCK_LEGACY,
+        ),
     ),
 )
 
@@ -40,17 +114,17 @@ def device_attempts(evidence: Evidence) -> int:
     return max(max(mail_agents, default=0) - evidence.spray_failures, 0)
 
 
-def has_stable_device(evidence: Evidence, settings: Settings) -> bool:
+def has_stable_device(evidence: Evidence, config: RuleConfig) -> bool:
     attempts = device_attempts(evidence)
-    if attempts < settings.device_min_attempts:
+    if attempts < config.device_min_attempts:
         return False
-    few_networks = len(evidence.networks) <= settings.device_max_networks
+    few_networks = len(evidence.networks) <= config.device_max_networks
     # A device refused by policy knows the password; roaming across networks does not make it an attacker.
     return few_networks or evidence.credential_failures == 0
 
 
 def classify(
-    evidence: Evidence, settings: Settings
+    evidence: Evidence, config: RuleConfig
 ) -> tuple[Literal["legacy_active", "attack_suspected"], tuple[str, ...]]:
     reasons: list[str] = []
     targeted = evidence.spray_failures > 0
@@ -58,7 +132,7 @@ def classify(
         reasons.append("legacy_signin_succeeded")
     if evidence.legacy_failure:
         reasons.append("legacy_signin_failed")
-    device = evidence.legacy_success > 0 or has_stable_device(evidence, settings)
+    device = evidence.legacy_success > 0 or has_stable_device(evidence, config)
     if not device and _single_device_failure(evidence):
         return "legacy_active", (*reasons, "single_failed_attempt")
     if device:
@@ -72,7 +146,7 @@ def classify(
     signals = ["spray_source"] if targeted else []
     if evidence.credential_failures:
         signals.append("credential_failures")
-    if len(evidence.networks) > settings.device_max_networks:
+    if len(evidence.networks) > config.device_max_networks:
         signals.append("many_source_networks")
     if len([c for c in evidence.countries if c != "unknown"]) >= 2:
         signals.append("many_countries")

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from typing import Any
 
-from core.records import AppleAppStatus, ConsentPolicy, LegacyBlockPolicy
-from rules.rule import Rule
-from rules.spray import AttackFinding
+from core.findings import Finding, TenantSnapshot
+from core.records import AppleAppStatus, ConsentPolicy, UserState
+from rules import links
+from rules.rule import Reason, Rule
 
 RULE = Rule(
     name="readiness",
     version="1",
     summary="Hold user emails while the re-add cannot succeed; tell the admin what to do.",
-    reasons=("held_tenant_not_ready",),
+    reasons=(
+        Reason(
+            "held_tenant_not_ready",
+            "high",
+            "User emails are held: Apple Internet Accounts has no admin consent and users may not consent "
+            "themselves, so the re-add cannot succeed.",
+            "Grant tenant-wide admin consent to Apple Internet Accounts; the held emails go out on the next run.",
+            links.ADMIN_CONSENT,
+        ),
+    ),
 )
 
 
@@ -23,113 +34,157 @@ def user_emails_may_go(apple: AppleAppStatus | None, consent: ConsentPolicy | No
     return consent is not None and consent.users_can_consent is True
 
 
-@dataclass(frozen=True)
-class DeviceFinding:
-    """The device collector's last outcome: what it saw, or what the admin must grant."""
+FINDINGS: tuple[Reason, ...] = (
+    Reason(
+        "signin_logs",
+        "critical",
+        "Graph can read the tenant's sign-in logs, which needs a Microsoft Entra ID P1 or P2 licence.",
+        "License Entra ID P1/P2 (included in Microsoft 365 E3/E5 and Business Premium) for at least one user; "
+        "the next collection then reads the last 30 days.",
+        links.SIGNIN_LOGS,
+    ),
+    Reason(
+        "device_partnerships",
+        "medium",
+        "Exchange device partnerships: which still sync with a legacy profile, which are obsolete.",
+        "Ask the owners of legacy profiles to re-add the account (they are emailed); "
+        "remove obsolete partnerships in the Exchange admin center.",
+        links.GET_MOBILE_DEVICE,
+    ),
+    Reason(
+        "apple_app",
+        "high",
+        "Apple Internet Accounts has admin consent for EAS.AccessAsUser.All, so users can re-add their accounts.",
+        "Grant tenant-wide admin consent to Apple Internet Accounts "
+        "(appId f8d98a96-0999-43f5-8af3-69971c7bb423) in Entra ID > Enterprise applications.",
+        links.ADMIN_CONSENT,
+    ),
+    Reason(
+        "user_consent",
+        "low",
+        "Whether users may consent to apps such as Apple's themselves (the authorization policy).",
+        "",
+        links.USER_CONSENT,
+    ),
+    Reason(
+        "ca_legacy_block",
+        "high",
+        "An enabled Conditional Access policy blocks legacy authentication for all users.",
+        "Fix those users first, then enable a policy blocking client apps "
+        "'Exchange ActiveSync' and 'Other clients' for all users.",
+        links.CA_BLOCK_LEGACY,
+    ),
+    Reason(
+        "attack",
+        "high",
+        "Password spray over legacy authentication: a source failing credentials on many accounts in one hour.",
+        "Block legacy authentication with Conditional Access, review these sources, and check the "
+        "accounts' passwords and MFA.",
+        links.SPRAY_PLAYBOOK,
+    ),
+)
+"""Every tenant finding, as data: its id, its severity when it fails, what it checks, the fix and a link."""
+CATALOG: dict[str, Reason] = {entry.code: entry for entry in FINDINGS}
 
-    readable: bool
-    problem: str = ""
-    devices: int = 0
-    legacy: int = 0
-    obsolete: int = 0
-    requests: int = 0
+
+def finding(name: str, ok: bool, summary: str, action: str = "") -> Finding:
+    """A tenant finding with the severity and link of its catalog entry (an ok finding is "info")."""
+    entry = CATALOG[name]
+    return Finding(name, ok, summary, action, "info" if ok else entry.severity, entry.link)
 
 
-@dataclass(frozen=True)
-class Finding:
-    name: str
-    ok: bool
-    summary: str
-    action: str = ""
-
-
-SIGNIN_LOGS_FINDING = Finding(
+SIGNIN_LOGS_FINDING = finding(
     "signin_logs",
     False,
     "Graph refuses the sign-in logs: the tenant has no Microsoft Entra ID P1 or P2 licence, "
     "so nothing can be collected.",
-    "License Entra ID P1/P2 (included in Microsoft 365 E3/E5 and Business Premium) for at least one user; "
-    "the next collection then reads the last 30 days.",
+    CATALOG["signin_logs"].action,
 )
 
 
-def tenant_findings(
-    apple: AppleAppStatus | None,
-    consent: ConsentPolicy | None,
-    legacy_block: LegacyBlockPolicy | None,
-    attack: AttackFinding | None,
-    legacy_active_users: int,
-    devices: DeviceFinding | None = None,
-) -> list[Finding]:
-    findings: list[Finding] = []
+def tenant_findings(tenant: TenantSnapshot, states: Iterable[UserState]) -> list[Finding]:
+    """Everything known about the tenant, as the admin reads it: the stored checks, judged."""
+    legacy_active_users = sum(1 for s in states if s.verdict.status == "legacy_active")
+    apple, consent, legacy_block = tenant.apple_app, tenant.user_consent, tenant.legacy_block
+    attack, devices = tenant.attack, tenant.devices
+    findings: list[Finding] = [SIGNIN_LOGS_FINDING] if tenant.signin_logs_available is False else []
     if devices is not None and not devices.readable:
-        findings.append(Finding("device_partnerships", False, f"Device partnerships unavailable: {devices.problem}"))
+        findings.append(finding("device_partnerships", False, f"Device partnerships unavailable: {devices.problem}"))
     elif devices is not None:
         findings.append(
-            Finding(
+            finding(
                 "device_partnerships",
                 devices.legacy == 0,
                 f"Exchange device partnerships: {devices.devices} read in {devices.requests} request(s); "
                 f"{devices.legacy} still sync with a legacy profile; {devices.obsolete} obsolete (listed, not mailed).",
-                "Ask the owners of legacy profiles to re-add the account (they are emailed); "
-                "remove obsolete partnerships in the Exchange admin center."
-                if devices.legacy or devices.obsolete
-                else "",
+                CATALOG["device_partnerships"].action if devices.legacy or devices.obsolete else "",
             )
         )
     if apple is None:
-        findings.append(Finding("apple_app", False, "The Apple app has not been checked yet.", "Run the monitor once."))
+        findings.append(finding("apple_app", False, "The Apple app has not been checked yet.", "Run the monitor once."))
     elif apple.ready:
         findings.append(
-            Finding("apple_app", True, f"{apple.display_name or 'Apple Internet Accounts'} has admin consent.")
+            finding("apple_app", True, f"{apple.display_name or 'Apple Internet Accounts'} has admin consent.")
         )
     else:
         where = "is not in the tenant" if not apple.present else "has no admin consent for EAS.AccessAsUser.All"
         may_go = user_emails_may_go(apple, consent)
         findings.append(
-            Finding(
+            finding(
                 "apple_app",
                 may_go,
                 f"Apple Internet Accounts {where}; "
                 + ("users may consent themselves." if may_go else "user emails are held."),
-                "Grant tenant-wide admin consent to Apple Internet Accounts "
-                "(appId f8d98a96-0999-43f5-8af3-69971c7bb423) in Entra ID > Enterprise applications.",
+                CATALOG["apple_app"].action,
             )
         )
     if consent is not None and consent.users_can_consent is None:
-        findings.append(Finding("user_consent", False, f"User consent policy unknown: {consent.problem}"))
+        findings.append(finding("user_consent", False, f"User consent policy unknown: {consent.problem}"))
     if legacy_block is not None:
         if not legacy_block.readable:
-            findings.append(Finding("ca_legacy_block", False, f"Conditional Access unknown: {legacy_block.problem}"))
+            findings.append(finding("ca_legacy_block", False, f"Conditional Access unknown: {legacy_block.problem}"))
         elif legacy_block.blocking:
             findings.append(
-                Finding(
+                finding(
                     "ca_legacy_block", True, "Legacy authentication is blocked by: " + ", ".join(legacy_block.blocking)
                 )
             )
         else:
             report_only = f" (report-only: {', '.join(legacy_block.report_only)})" if legacy_block.report_only else ""
             findings.append(
-                Finding(
+                finding(
                     "ca_legacy_block",
                     False,
                     f"No enabled Conditional Access policy blocks legacy authentication{report_only}; "
                     f"enabling one today would cut off {legacy_active_users} user(s) still on legacy EAS.",
-                    "Fix those users first, then enable a policy blocking client apps "
-                    "'Exchange ActiveSync' and 'Other clients' for all users.",
+                    CATALOG["ca_legacy_block"].action,
                 )
             )
     if attack is not None and attack.accounts:
         sources = ", ".join(f"{ip} ({n} accounts)" for ip, n in list(attack.sources.items())[:5])
         findings.append(
-            Finding(
+            finding(
                 "attack",
                 False,
                 f"Password spray over legacy authentication between {attack.first_seen:%Y-%m-%d %H:%M} and "
                 f"{attack.last_seen:%Y-%m-%d %H:%M} UTC from {sources}: {attack.accounts} account(s) show only "
                 "attack traffic and were not emailed.",
-                "Block legacy authentication with Conditional Access, review these sources, and check the "
-                "accounts' passwords and MFA.",
+                CATALOG["attack"].action,
             )
         )
     return findings
+
+
+def blocks_legacy_for_everyone(policy: dict[str, Any]) -> bool:
+    """Client apps exchangeActiveSync and other, all users, all cloud apps, grant control block."""
+    conditions = policy.get("conditions") or {}
+    client_types = {str(t) for t in conditions.get("clientAppTypes") or ()}
+    users = conditions.get("users") or {}
+    apps = conditions.get("applications") or {}
+    grant = policy.get("grantControls") or {}
+    return (
+        {"exchangeActiveSync", "other"} <= client_types
+        and "All" in (users.get("includeUsers") or ())
+        and "All" in (apps.get("includeApplications") or ())
+        and "block" in (grant.get("builtInControls") or ())
+    )

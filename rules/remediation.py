@@ -6,13 +6,34 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from core.records import Evidence
-from rules.rule import Rule
+from rules.rule import Reason, Rule
 
 RULE = Rule(
     name="remediation",
     version="1",
     summary="Apple-app sign-in after the last legacy one; remediated once no legacy sign-in for the quiet period.",
-    reasons=("apple_app_signin_after_legacy", "quiet_period_running", "no_legacy_signin_in_quiet_period"),
+    reasons=(
+        Reason(
+            "apple_app_signin_after_legacy",
+            "info",
+            "Apple's app signed in with modern authentication after the user's last legacy sign-in: "
+            "the account was re-added.",
+            "None.",
+        ),
+        Reason(
+            "quiet_period_running",
+            "info",
+            "The quiet period after the last legacy sign-in (LAM_REMEDIATION_QUIET_HOURS, 24 h by default) "
+            "is still running: the fix is not verified yet.",
+            "Wait: without a legacy sign-in the user becomes remediated; with one, legacy_active again.",
+        ),
+        Reason(
+            "no_legacy_signin_in_quiet_period",
+            "info",
+            "No legacy sign-in for the whole quiet period after the re-add: the fix is verified.",
+            "None.",
+        ),
+    ),
 )
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.dedupe import id_key
+from core.findings import AttackFinding
 from core.records import OTHER, Delta, Evidence, SignInEvent
 from rules.signals import CREDENTIAL_ERROR_CODES, network_of
 
@@ -24,17 +25,6 @@ VERSION = "2"
 HOUR = 3600
 ORDER_SLACK_SECONDS = 300
 """Pages come newest first; an hour is closed only when the stream is this far past its start."""
-
-
-@dataclass(frozen=True)
-class AttackFinding:
-    """What the admin sees: how many accounts, from which sources, when."""
-
-    accounts: int
-    sources: dict[str, int]
-    """Source IP → number of accounts it failed against."""
-    first_seen: datetime
-    last_seen: datetime
 
 
 @dataclass
@@ -134,4 +124,17 @@ def attack_finding(tracker: SprayTracker, victims: Mapping[str, int], accounts: 
         sources=dict(sorted(victims.items(), key=lambda kv: (-kv[1], kv[0]))[:20]),
         first_seen=datetime.fromtimestamp(min(first for first, _ in spans), UTC),
         last_seen=datetime.fromtimestamp(max(last for _, last in spans), UTC),
+    )
+
+
+def merge_attack(prior: AttackFinding | None, new: AttackFinding, attacked_accounts: int) -> AttackFinding:
+    """The standing finding: accounts currently under attack, sources and time span across runs."""
+    sources = dict(prior.sources) if prior else {}
+    for ip, accounts in new.sources.items():
+        sources[ip] = max(sources.get(ip, 0), accounts)
+    return AttackFinding(
+        accounts=attacked_accounts,
+        sources=dict(sorted(sources.items(), key=lambda kv: -kv[1])[:20]),
+        first_seen=min(prior.first_seen, new.first_seen) if prior else new.first_seen,
+        last_seen=max(prior.last_seen, new.last_seen) if prior else new.last_seen,
     )

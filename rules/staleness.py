@@ -5,13 +5,20 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from core.records import Evidence
-from rules.rule import Rule
+from rules.rule import Reason, Rule
 
 RULE = Rule(
     name="staleness",
     version="1",
     summary="No legacy sign-in within the stale window (default 60 days).",
-    reasons=("no_legacy_signin_in_stale_window",),
+    reasons=(
+        Reason(
+            "no_legacy_signin_in_stale_window",
+            "info",
+            "No legacy sign-in within the stale window (LAM_STALE_DAYS, 60 days by default): nothing left to fix.",
+            "None; a new legacy sign-in brings the user back.",
+        ),
+    ),
 )
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.config import RuleConfig
 from core.records import DeviceRecord, DirectoryUser, Evidence, Verdict
-from core.settings import Settings
 from rules import advice, devices, exclusion, legacy_activity, remediation, spray, staleness
 from rules.user_agent import parse_user_agent
 
@@ -23,23 +23,23 @@ RULE_VERSION = "+".join(f"{rule.name}@{rule.version}" for rule in RULES) + f"+{s
 def evaluate(
     evidence: Evidence,
     user: DirectoryUser | None,
-    settings: Settings,
+    config: RuleConfig,
     now: datetime,
     partnerships: tuple[DeviceRecord, ...] = (),
 ) -> Verdict:
-    excluded = exclusion.exclusion_reasons(user, evidence, settings)
+    excluded = exclusion.exclusion_reasons(user, evidence, config)
     if excluded:
         return Verdict("excluded", excluded)
     last_apple, last_legacy = evidence.last_apple_at, evidence.last_legacy_at
     fixed_at = last_apple if last_apple and (last_legacy is None or last_apple > last_legacy) else None
-    still_legacy = devices.legacy_devices(partnerships, settings.stale_days, now, fixed_at)
+    still_legacy = devices.legacy_devices(partnerships, config.stale_days, now, fixed_at)
     device_reasons = tuple(dict.fromkeys(r for v in still_legacy for r in v.reasons))
     if not still_legacy:
-        if evidence.legacy_total == 0 and devices.only_obsolete(partnerships, settings.stale_days, now):
+        if evidence.legacy_total == 0 and devices.only_obsolete(partnerships, config.stale_days, now):
             return Verdict("stale", ("obsolete_device_only",))
-        if staleness.is_stale(evidence, settings.stale_days, now):
+        if staleness.is_stale(evidence, config.stale_days, now):
             return Verdict("stale", ("no_legacy_signin_in_stale_window",))
-        stage = remediation.remediation_stage(evidence, settings.remediation_quiet_hours, now)
+        stage = remediation.remediation_stage(evidence, config.remediation_quiet_hours, now)
         if stage == "remediated":
             return Verdict(stage, ("apple_app_signin_after_legacy", "no_legacy_signin_in_quiet_period"))
         if stage == "pending_verification":
@@ -47,7 +47,7 @@ def evaluate(
     if evidence.legacy_total == 0:  # known only from its device partnership
         agent = still_legacy[0].device.user_agent
         return Verdict("legacy_active", device_reasons, advice.advice_for(parse_user_agent(agent)))
-    status, reasons = legacy_activity.classify(evidence, settings)
+    status, reasons = legacy_activity.classify(evidence, config)
     if status == "attack_suspected" and not device_reasons:
         return Verdict(status, reasons)
     if status == "attack_suspected":  # the partnership shows a real device behind the failures

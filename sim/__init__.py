@@ -1,1 +1,1 @@
-"""A local tenant simulator: Graph, ACS Email (and later Exchange) endpoints over real HTTP on loopback."""
+"""A local tenant simulator: Graph, ACS Email and Exchange admin endpoints over real HTTP on loopback."""

@@ -1,33 +1,39 @@
-"""The runs table: one row per pipeline step run, newest first, feeding the dashboard and alerts."""
+"""The runs table: one row per pipeline step run, newest first, feeding the dashboard, digest and alerts.
+
+The common counts are columns; the step's typed figures are one JSON column, read back into the
+figures of the step's kind. Rows written before figures were typed ("Details": k=v pairs) are read
+into the same figures, so the dashboard's trend keeps its history.
+"""
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import Any
 
+import msgspec
 from azure.data.tables import TableClient
 
+from core.runs import (
+    CollectFigures,
+    DigestFigures,
+    Figures,
+    NotifyFigures,
+    Outcome,
+    ReadinessFigures,
+    RunRecord,
+    StatusCounts,
+    StepResult,
+)
 from store.tables import utc_datetime
 
 _MAX_MS = 10**13
-
-
-@dataclass
-class RunRecord:
-    step: str
-    started_at: datetime
-    ended_at: datetime | None = None
-    outcome: str = "running"
-    pages: int = 0
-    events: int = 0
-    skipped: int = 0
-    users_changed: int = 0
-    writes: int = 0
-    emails: int = 0
-    message: str = ""
-    details: dict[str, int] = field(default_factory=dict)
+FIGURES_OF_STEP: dict[str, type[Figures]] = {
+    "collect": CollectFigures,
+    "notify": NotifyFigures,
+    "apple-app": ReadinessFigures,
+    "digest": DigestFigures,
+}
+_COUNTS = ("Pages", "Events", "Skipped", "UsersChanged", "Writes", "Emails")
 
 
 class RunRepository:
@@ -37,16 +43,25 @@ class RunRepository:
 
     def record(self, run: RunRecord) -> None:
         """RowKey: inverted end time, so a plain query lists the newest run first."""
-        inverted = _MAX_MS - int((run.ended_at or run.started_at).timestamp() * 1000)
+        inverted = _MAX_MS - int(run.ended_at.timestamp() * 1000)
+        result = run
         entity: dict[str, Any] = {
             "PartitionKey": self._tenant,
             "RowKey": f"{inverted:013d}-{secrets.token_hex(3)}",
+            "Step": run.step,
+            "StartedAt": run.started_at,
+            "EndedAt": run.ended_at,
+            "Outcome": run.outcome,
+            "Message": result.message[:8000],
+            "Figures": msgspec.json.encode(result.figures).decode() if result.figures is not None else "",
         }
-        for key, value in asdict(run).items():
-            if key == "details":
-                entity["Details"] = " ".join(f"{k}={v}" for k, v in sorted(value.items()))
-            elif value is not None:
-                entity["".join(part.title() for part in key.split("_"))] = value
+        entity.update(
+            zip(
+                _COUNTS,
+                (result.pages, result.events, result.skipped, result.users_changed, result.writes, result.emails),
+                strict=True,
+            )
+        )
         self._table.create_entity(entity)
 
     def recent(self, limit: int = 50, step: str | None = None) -> list[RunRecord]:
@@ -62,6 +77,48 @@ class RunRepository:
         return out
 
 
+def _from_row(row: dict[str, Any]) -> RunRecord:
+    started = utc_datetime(row.get("StartedAt"))
+    if started is None:
+        raise ValueError(f"runs row {row.get('RowKey')!r}: StartedAt is missing")
+    step = str(row.get("Step") or "")
+    pages, events, skipped, users_changed, writes, emails = (int(row.get(name) or 0) for name in _COUNTS)
+    result = StepResult(
+        figures=_figures(step, row),
+        message=str(row.get("Message") or ""),
+        pages=pages,
+        events=events,
+        skipped=skipped,
+        users_changed=users_changed,
+        writes=writes,
+        emails=emails,
+    )
+    outcome: Outcome = "succeeded" if row.get("Outcome") == "succeeded" else "failed"
+    return RunRecord.of(step, started, utc_datetime(row.get("EndedAt")) or started, outcome, result)
+
+
+def _figures(step: str, row: dict[str, Any]) -> Figures | None:
+    kind = FIGURES_OF_STEP.get(step)
+    if kind is None:
+        return None
+    if row.get("Figures"):
+        try:
+            return msgspec.json.decode(row["Figures"], type=kind)
+        except msgspec.ValidationError:
+            return None
+    return _from_details(kind, parse_details(str(row.get("Details") or "")))
+
+
+def _from_details(kind: type[Figures], details: dict[str, int]) -> Figures:
+    """A row written before figures were typed: the figures the dashboard and the digest read."""
+    if kind is CollectFigures:
+        statuses = {k.removeprefix("status_"): v for k, v in details.items() if k.startswith("status_")}
+        return CollectFigures(statuses=StatusCounts.of(statuses), window_open=bool(details.get("window_open")))
+    if kind is NotifyFigures:
+        return NotifyFigures(held={k: v for k, v in details.items() if k.startswith(("held_", "quota_"))})
+    return kind()
+
+
 def parse_details(text: str) -> dict[str, int]:
     details: dict[str, int] = {}
     for item in text.split():
@@ -69,23 +126,3 @@ def parse_details(text: str) -> dict[str, int]:
         if value.lstrip("-").isdigit():
             details[key] = int(value)
     return details
-
-
-def _from_row(row: dict[str, Any]) -> RunRecord:
-    started = utc_datetime(row.get("StartedAt"))
-    if started is None:
-        raise ValueError(f"runs row {row.get('RowKey')!r}: StartedAt is missing")
-    return RunRecord(
-        step=row.get("Step") or "",
-        started_at=started,
-        ended_at=utc_datetime(row.get("EndedAt")),
-        outcome=row.get("Outcome") or "",
-        pages=int(row.get("Pages") or 0),
-        events=int(row.get("Events") or 0),
-        skipped=int(row.get("Skipped") or 0),
-        users_changed=int(row.get("UsersChanged") or 0),
-        writes=int(row.get("Writes") or 0),
-        emails=int(row.get("Emails") or 0),
-        message=row.get("Message") or "",
-        details=parse_details(row.get("Details") or ""),
-    )

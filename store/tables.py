@@ -11,8 +11,6 @@ import orjson
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
-from core.settings import Settings
-
 TABLE_NAMES = ("users", "checkpoints", "runs", "notifications", "tenant")
 
 MAX_BATCH_OPERATIONS = 100
@@ -45,17 +43,11 @@ def get_blob(row: Mapping[str, Any], name: str) -> bytes:
     return b"".join(bytes(row.get(f"{name}{i}") or b"") for i in range(int(row.get(f"{name}Chunks") or 0)))
 
 
-def table_service(settings: Settings) -> TableServiceClient:
-    if settings.tables_connection_string:
-        return TableServiceClient.from_connection_string(settings.tables_connection_string)
-    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
-
-    credential = (
-        ManagedIdentityCredential(client_id=settings.managed_identity_client_id)
-        if settings.graph_auth == "managed-identity"
-        else DefaultAzureCredential()
-    )
-    return TableServiceClient(endpoint=settings.tables_endpoint or "", credential=credential)
+def table_service(connection_string: str | None, endpoint: str | None, credential: Any) -> TableServiceClient:
+    """Azurite by connection string, or the account's table endpoint with a token credential."""
+    if connection_string:
+        return TableServiceClient.from_connection_string(connection_string)
+    return TableServiceClient(endpoint=endpoint or "", credential=credential)
 
 
 def ensure_tables(service: TableServiceClient) -> None:

@@ -9,9 +9,8 @@ import orjson
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
+from core.findings import AttackFinding, DeviceFinding, TenantSnapshot
 from core.records import AppleAppStatus, ConsentPolicy, LegacyBlockPolicy
-from rules.readiness import SIGNIN_LOGS_FINDING, DeviceFinding, Finding, tenant_findings
-from rules.spray import AttackFinding
 from store.tables import utc_datetime
 
 APPLE_APP_ROW = "apple_app"
@@ -176,14 +175,13 @@ class TenantRepository:
         row = self._load(SIGNIN_LOGS_ROW)
         return None if row is None else bool(row.get("Available"))
 
-    def findings(self, legacy_active_users: int) -> list[Finding]:
-        """Everything known about the tenant, as the admin reads it (see rules/readiness.py)."""
-        unavailable = self.signin_logs_available() is False
-        return ([SIGNIN_LOGS_FINDING] if unavailable else []) + tenant_findings(
-            self.load_apple_app(),
-            self.load_user_consent(),
-            self.load_legacy_block(),
-            self.load_attack(),
-            legacy_active_users,
-            self.load_device_finding(),
+    def snapshot(self) -> TenantSnapshot:
+        """Every stored check of the tenant, for the findings (rules/readiness.py judges them)."""
+        return TenantSnapshot(
+            apple_app=self.load_apple_app(),
+            user_consent=self.load_user_consent(),
+            legacy_block=self.load_legacy_block(),
+            attack=self.load_attack(),
+            devices=self.load_device_finding(),
+            signin_logs_available=self.signin_logs_available(),
         )

@@ -51,6 +51,28 @@ class UserRepository:
         )
         return [from_entity(row) for row in rows]
 
+    def page(
+        self, status: str | None, since: datetime | None, limit: int, continuation: Mapping[str, Any] | None
+    ) -> tuple[list[UserState], dict[str, Any] | None]:
+        """One page in RowKey order, status and last legacy sign-in as OData parameters (never pasted)."""
+        query = "PartitionKey eq @pk"
+        params: dict[str, Any] = {"pk": self._tenant}
+        if status:
+            query += " and Status eq @status"
+            params["status"] = status
+        if since:
+            query += " and LastLegacyAt ge @since"
+            params["since"] = since
+        # The Tables SDK's continuation token is a dict (next PartitionKey/RowKey), though typed as str.
+        pager: Any = self._table.query_entities(query, parameters=params, results_per_page=limit)
+        pages: Any = pager.by_page(continuation_token=continuation)
+        try:
+            states = [from_entity(entity) for entity in next(pages)]
+        except StopIteration:
+            return [], None
+        token = pages.continuation_token
+        return states, dict(token) if token else None
+
     def save_changed(self, states: Iterable[UserState], before: Mapping[str, UserState]) -> int:
         """Upsert only states whose stored form differs from ``before``; returns rows written."""
         return self.write_if_changed((state, before.get(state.user_id)) for state in states)

@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
+from pathlib import Path
+
+SCREENSHOT_DIR = "LAM_SCREENSHOT_DIR"
+"""Environment variable: a folder for the browser tests' screenshots (created if missing; a relative path
+is from where pytest runs). Unset, they go to the test's tmp_path and the work tree stays clean. To refresh
+the pictures in docs/:
+`LAM_SCREENSHOT_DIR=docs .venv/bin/python -m pytest tests/test_admin_views.py tests/test_email.py`."""
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """The folder ``LAM_SCREENSHOT_DIR`` names, else ``tmp_path`` (pytest's, gone with the test run)."""
+    chosen = os.environ.get(SCREENSHOT_DIR, "").strip()
+    folder = Path(chosen) if chosen else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def chromium(*args: str) -> subprocess.CompletedProcess[str]:

@@ -1,4 +1,8 @@
-"""Shared fixtures: one Azurite per session, a fresh tenant partition and simulator per test."""
+"""Shared fixtures: one Azurite per session, a fresh tenant partition and simulator per test.
+
+Tests that start a server (Azurite, the tenant simulator), a process (`python -m cli`, checkov) or a browser
+are marked ``integration``: `pytest -m "not integration"` runs the pure tests alone, in seconds.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,25 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import Settings, load_settings
+from core.runs import CollectFigures, NotifyFigures, RunRecord
 from devstack.azurite import Azurite
+from devstack.simulator import SimServer
+from pipeline.settings import Settings, load_settings
 from sim.scenario import Scenario
-from sim.server import SimServer
 
 NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
 SENDER = "DoNotReply@contoso.example"
+
+SERVER_FIXTURES = frozenset({"azurite", "start_sim"})
+"""Fixtures that start a server. A test using one, itself or through another fixture, is ``integration``;
+a test that starts a process or a browser on its own is marked by hand in its module."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +60,7 @@ def start_sim(tmp_path: Path) -> Iterator[Callable[[Scenario], SimServer]]:
 
     yield start
     for server in servers:
-        server.stop()
+        server.stop(grace=0)  # the test is over: a request a hang fault holds open is dropped
 
 
 def sim_env(sim: SimServer, azurite: Azurite, **overrides: str) -> dict[str, str]:
@@ -69,6 +85,17 @@ def sim_env(sim: SimServer, azurite: Azurite, **overrides: str) -> dict[str, str
 
 def sim_settings(sim: SimServer, azurite: Azurite, **overrides: str) -> Settings:
     return load_settings(sim_env(sim, azurite, **overrides))
+
+
+def figures(run: RunRecord) -> CollectFigures:
+    """A collect run's typed figures (what the dashboard and the benchmark read)."""
+    assert isinstance(run.figures, CollectFigures), f"{run.step} run has no collect figures"
+    return run.figures
+
+
+def notify_figures(run: RunRecord) -> NotifyFigures:
+    assert isinstance(run.figures, NotifyFigures), f"{run.step} run has no notify figures"
+    return run.figures
 
 
 def outbox_messages(folder: Path) -> list[EmailMessage]:

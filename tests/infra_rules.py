@@ -9,10 +9,10 @@ from typing import Any
 
 from pycep import BicepParser
 
-from core.settings import LOCAL_ONLY_SETTINGS
+from pipeline.settings import LOCAL_ONLY_SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
-CODE_DIRS = ("core", "collectors", "rules", "store", "notify", "report", "blueprints")
+CODE_DIRS = ("core", "rules", "collectors", "store", "notify", "report", "pipeline", "blueprints")
 CODE_FILES = ("function_app.py",)
 SECRET_NAME = re.compile(r"KEY|SECRET|PASSWORD|CONNECTION_?STRING|SAS", re.IGNORECASE)
 SECRET_VALUE = re.compile(r"listKeys|AccountKey=|SharedAccessSignature|primaryKey", re.IGNORECASE)

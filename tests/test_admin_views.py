@@ -14,21 +14,19 @@ from typing import Any
 import httpx
 import pytest
 
-from core.pipeline import FULL_CYCLE, collect_and_evaluate_step, run_with_settings
-from core.settings import Settings
 from devstack.asgi_server import AsgiServer
 from devstack.azurite import Azurite
-from report.app import build_admin_app
+from devstack.simulator import SimServer
+from pipeline.admin import admin_app
+from pipeline.cycle import FULL_CYCLE, collect_and_evaluate_step, run_with_settings
+from pipeline.settings import Settings
 from sim.graph_shapes import sign_in
 from sim.scenario import Scenario
-from sim.server import SimServer
-from tests.browser import chromium
+from tests.browser import chromium, screenshot_dir
 from tests.conftest import NOW, sim_settings
 from tests.scenarios import add_user, apple_signins, legacy_signins, new_id, tenant
 
 StartSim = Callable[[Scenario], SimServer]
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs"
 
 
 class Admin:
@@ -70,7 +68,7 @@ def admin(tenant_id: str, start_sim: StartSim, azurite: Azurite) -> Iterator[Adm
     legacy_signins(other, add_user(other, "stranger"), NOW - timedelta(hours=1), 2)
     other_sim = start_sim(other)
     asyncio.run(run_with_settings(sim_settings(other_sim, azurite), [collect_and_evaluate_step], NOW))
-    server = AsgiServer(build_admin_app(lambda: settings), name="admin-views").start()
+    server = AsgiServer(admin_app(lambda: settings), name="admin-views").start()
     yield Admin(server.url, settings, people)
     server.stop()
 
@@ -162,7 +160,7 @@ def test_summary_and_runs(admin: Admin) -> None:
     assert any("would cut off 5 user(s)" in f["summary"] for f in summary["findings"])
     runs = admin.get("runs", limit="10").json()
     assert [r["step"] for r in runs][:3] == ["notify", "collect", "apple-app"]
-    assert runs[1]["details"]["status_legacy_active"] == 5
+    assert runs[1]["figures"]["statuses"]["legacy_active"] == 5
 
 
 def test_dashboard_is_self_contained_and_escaped(admin: Admin) -> None:
@@ -179,7 +177,7 @@ def test_dashboard_is_self_contained_and_escaped(admin: Admin) -> None:
     assert admin.get("static/../app.py").status_code == 404
 
 
-def test_the_dashboard_in_a_real_browser(admin: Admin) -> None:
+def test_the_dashboard_in_a_real_browser(admin: Admin, tmp_path: Path) -> None:
     url = f"{admin.url}/api/dashboard"
     dom = chromium("--dump-dom", url).stdout
     summary = admin.get("summary").json()["by_status"]
@@ -187,8 +185,8 @@ def test_the_dashboard_in_a_real_browser(admin: Admin) -> None:
         assert f'id="count-{status}">{summary[status]}<' in dom
     table_rows = re.findall(r'<tr data-status="([a-z_]+)">', dom)
     assert sorted(table_rows) == sorted(r["status"] for r in all_pages(admin))
-    DOCS.mkdir(exist_ok=True)
+    folder = screenshot_dir(tmp_path)  # docs/ only when LAM_SCREENSHOT_DIR=docs asks for it
     for name, size in (("dashboard-desktop.png", "1280,1400"), ("dashboard-phone.png", "390,1800")):
-        target = DOCS / name
+        target = folder / name
         chromium(f"--screenshot={target}", f"--window-size={size}", url)
         assert target.exists() and target.stat().st_size > 10_000

@@ -11,14 +11,17 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from devstack.azurite import Azurite
+from devstack.simulator import SimServer
 from sim.scenario import Scenario
-from sim.server import SimServer
 from tests.conftest import outbox_messages, sim_env
 from tests.scenarios import add_user, apple_signins, legacy_signins, tenant
 
 StartSim = Callable[[Scenario], SimServer]
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.integration  # every test runs `python -m cli` in a process of its own
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

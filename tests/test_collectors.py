@@ -10,13 +10,14 @@ import pytest
 
 from collectors.apple_app import check_apple_app
 from collectors.directory import fetch_users
-from collectors.graph import GraphClient, GraphError, build_graph_client
+from collectors.graph import GraphClient, GraphError
 from collectors.signins import apple_app_filter, legacy_filter, signin_pages
 from core.records import AppleAppStatus, DirectoryUser
 from devstack.azurite import Azurite
+from devstack.simulator import SimServer
+from pipeline.wiring import graph_client
 from sim.graph_shapes import sign_in
 from sim.scenario import Scenario
-from sim.server import SimServer
 from tests.conftest import NOW, sim_settings
 from tests.scenarios import add_user, apple_signins, legacy_signins, tenant
 
@@ -24,7 +25,7 @@ StartSim = Callable[[Scenario], SimServer]
 
 
 def graph_for(sim: SimServer, azurite: Azurite, **overrides: str) -> GraphClient:
-    return build_graph_client(sim_settings(sim, azurite, **overrides))
+    return graph_client(sim_settings(sim, azurite, **overrides))
 
 
 async def collect(graph: GraphClient, version: str, odata: str) -> tuple[list[str], int, int]:

@@ -5,19 +5,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 from azure.data.tables import TableServiceClient
 
 from collectors.devices import exchange_time
-from core.pipeline import FULL_CYCLE, collect_and_evaluate_step, run_with_settings
 from core.records import DeviceRecord
 from devstack.azurite import Azurite
+from devstack.simulator import SimServer
+from pipeline.cycle import FULL_CYCLE, collect_and_evaluate_step, run_with_settings
+from pipeline.wiring import StateTables
 from rules.devices import judge_device
 from sim.graph_shapes import exchange_device, exchange_mailbox
 from sim.scenario import Scenario
-from sim.server import SimServer
-from store.tenant import TenantRepository
 from store.users import UserRepository
 from tests.conftest import NOW, outbox_messages, sim_settings
 from tests.scenarios import add_user, legacy_signins, tenant
@@ -119,7 +120,7 @@ def test_partnerships_raise_and_explain_verdicts(tenant_id: str, start_sim: Star
     assert sim.state.requests["InvokeCommand:Get-Mailbox"] == 1
     assert sim.state.requests["InvokeCommand:Get-MobileDevice"] == 1
     assert sim.state.requests["InvokeCommand:Get-MobileDeviceStatistics"] == 4
-    text = "\n".join(f.summary for f in TenantRepository(service.get_table_client("tenant"), tenant_id).findings(3))
+    text = "\n".join(f.summary for f in StateTables.open(settings).findings())
     assert (
         "Exchange device partnerships: 5 read in 6 request(s); 3 still sync with a legacy profile; 1 obsolete" in text
     )
@@ -138,5 +139,22 @@ def test_without_the_exchange_role_the_finding_says_what_to_grant(
     states = UserRepository(service.get_table_client("users"), tenant_id).load_all()
     assert states[people["both"]["id"]].verdict.status == "legacy_active"  # sign-ins still count
     assert people["oldphone"]["id"] not in states
-    text = "\n".join(f.summary for f in TenantRepository(service.get_table_client("tenant"), tenant_id).findings(1))
+    text = "\n".join(f.summary for f in StateTables.open(settings).findings())
     assert "Exchange.ManageAsApp application role and an Exchange role that can read mobile devices" in text
+
+
+def test_exchange_throttling_with_an_http_date_retry_after_is_waited_out(
+    tenant_id: str, start_sim: StartSim, azurite: Azurite
+) -> None:
+    """Retry-After may be an HTTP date (RFC 9110); the device collector shares Graph's retry policy."""
+    scenario, _ = tenant_with_devices(tenant_id)
+    retry_at = format_datetime(datetime.now(UTC) + timedelta(seconds=1), usegmt=True)
+    scenario.faults["InvokeCommand"] = {"status": 429, "code": "TooManyRequests", "retry_after": retry_at, "times": 1}
+    sim = start_sim(scenario)
+    settings = sim_settings(sim, azurite, LAM_EXO_BASE_URL=sim.url, **DEVICE_SETTINGS)
+    (run,) = asyncio.run(run_with_settings(settings, [collect_and_evaluate_step], NOW))
+    assert run.outcome == "succeeded"
+    text = "\n".join(f.summary for f in StateTables.open(settings).findings())
+    assert (
+        "Exchange device partnerships: 5 read in 7 request(s); 3 still sync with a legacy profile; 1 obsolete" in text
+    )

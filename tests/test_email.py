@@ -6,13 +6,15 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from core.config import MessagePolicy
 from core.records import DirectoryUser, Evidence, UserState, Verdict
-from core.settings import Settings
 from notify.compose import compose_remediation
 from notify.eml import build_eml
-from tests.browser import chromium
+from tests.browser import chromium, screenshot_dir
 
-SETTINGS = Settings(tenant_id="t", contact_line="Questions? Call the helpdesk on 555-0100.")
+SETTINGS = MessagePolicy(contact_line="Questions? Call the helpdesk on 555-0100.")
 
 
 def legacy_user(display_name: str, user_agent: str) -> UserState:
@@ -89,10 +91,10 @@ def test_the_eml_has_both_parts() -> None:
     assert [part.get_content_type() for part in message.walk()] == ["multipart/alternative", "text/plain", "text/html"]
 
 
-def test_the_html_email_on_a_phone_and_a_desktop() -> None:
-    """Screenshots for docs/: the same verdict in English (desktop) and German (phone)."""
-    docs = Path(__file__).resolve().parent.parent / "docs"
-    docs.mkdir(exist_ok=True)
+@pytest.mark.integration  # a real browser
+def test_the_html_email_on_a_phone_and_a_desktop(tmp_path: Path) -> None:
+    """The same verdict in English (desktop) and German (phone); LAM_SCREENSHOT_DIR=docs refreshes docs/."""
+    docs = screenshot_dir(tmp_path)
     for locale, language, size in (("en", "en-US", "1024,1100"), ("de", "de-DE", "390,1500")):
         state = legacy_user("Zoë Schmidt", "Apple-iPhone12C1/1907.71")
         user = state.directory

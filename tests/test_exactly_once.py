@@ -19,10 +19,10 @@ from pathlib import Path
 from azure.data.tables import TableServiceClient
 
 from core.clock import utcnow
-from core.pipeline import notify_step, run_with_settings
 from devstack.azurite import Azurite
+from devstack.simulator import SimServer
+from pipeline.cycle import notify_step, run_with_settings
 from sim.scenario import Scenario
-from sim.server import SimServer
 from store.notifications import NotificationLedger
 from store.users import UserRepository
 from tests.conftest import outbox_messages, sim_env, sim_settings

@@ -40,6 +40,7 @@ def checkov(folder: Path) -> dict[str, Any]:
     return report if isinstance(report, dict) else report[0]
 
 
+@pytest.mark.integration  # checkov in its own process, from .venv-infra: seconds, not milliseconds
 def test_checkov_finds_nothing_in_infra_and_rejects_the_broken_fixture() -> None:
     good = checkov(INFRA)
     assert good["summary"]["parsing_errors"] == 0

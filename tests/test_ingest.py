@@ -7,6 +7,7 @@ checked is what an admin would see: per-user counts in the users table, the runs
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -22,16 +23,16 @@ from azure.data.tables import TableServiceClient
 
 from core.clock import utcnow
 from core.constants import EXCHANGE_ACTIVESYNC
-from core.pipeline import collect_and_evaluate_step, run_with_settings
-from core.settings import Settings
+from core.runs import RunRecord
 from devstack.azurite import Azurite
+from devstack.simulator import SimServer
+from pipeline.cycle import collect_and_evaluate_step, run_with_settings
+from pipeline.settings import Settings
 from sim.graph_shapes import sign_in
 from sim.scenario import Scenario
-from sim.server import SimServer
 from store.checkpoints import CheckpointRepository
-from store.runs import RunRecord
 from store.users import UserRepository
-from tests.conftest import NOW, sim_env, sim_settings
+from tests.conftest import NOW, figures, sim_env, sim_settings
 from tests.scenarios import IPHONE_UA, add_user, apple_signins, new_id, tenant
 
 StartSim = Callable[[Scenario], SimServer]
@@ -125,10 +126,10 @@ def test_a_window_that_needs_more_time_continues_in_the_next_runs(
     sim = start_sim(scenario)
     settings = short_runs(sim, azurite, checkpoint_pages=2)
     first = collect(settings)
-    assert first.details["window_open"] == 1 and "the next run continues it" in first.message
+    assert figures(first).window_open and "the next run continues it" in first.message
     assert counted(settings) == {}, "nothing is applied before the window is read in full"
     runs = [first]
-    while "window_open" in runs[-1].details:
+    while figures(runs[-1]).window_open:
         assert len(runs) < 10, "the window never closed"
         runs.append(collect(settings, NOW + timedelta(minutes=30 * len(runs))))
     assert counted(settings) == truth(scenario, NOW - timedelta(days=30), NOW)
@@ -192,10 +193,10 @@ def test_throttling_storms_are_waited_out_without_exceeding_the_budget(
     settings = sim_settings(sim, azurite)
     run = collect(settings)
     assert counted(settings) == truth(scenario, NOW - timedelta(days=30), NOW)
-    assert (run.details["throttled"], run.details["retries"]) == (4, 4)
-    assert run.details["retry_wait_ms"] >= 4000
+    assert (figures(run).graph.throttled, figures(run).graph.retries) == (4, 4)
+    assert figures(run).graph.retry_wait_ms >= 4000
     arrivals = sim.state.arrivals["signIns"]
-    assert len(arrivals) == run.details["graph_requests"] - 0 > 20
+    assert len(arrivals) == figures(run).graph.requests - 0 > 20
     assert most_in_any_window(arrivals, sim.state.throttle_window) <= scenario.throttle[0]
     assert sim.state.throttled == 0, "the simulator's own throttle never had to refuse a request"
 
@@ -218,7 +219,7 @@ def test_graph_failing_past_the_retries_fails_the_run_and_the_next_one_resumes(
     failed = [r for r in runs_rows(settings) if r["Step"] == "collect"]
     assert [r["Outcome"] for r in failed] == ["failed"]
     assert "gave up after 3 attempts" in str(failed[0]["Message"])
-    assert "graph_requests=8" in str(failed[0]["Details"])
+    assert json.loads(failed[0]["Figures"])["graph"]["requests"] == 8
     del scenario.faults["signIns"]
     collect(settings, now + timedelta(minutes=1))
     assert counted(settings) == truth(scenario, now - timedelta(days=30), now)
@@ -230,10 +231,10 @@ def test_a_cursor_graph_no_longer_accepts_falls_back_to_the_oldest_signin_read(
     scenario = busy_tenant(tenant_id, NOW)
     sim = start_sim(scenario)
     settings = short_runs(sim, azurite)
-    assert collect(settings).details["window_open"] == 1
+    assert figures(collect(settings)).window_open
     scenario.faults["signIns"] = {"status": 400, "code": "BadRequest", "message": "Invalid $skiptoken", "times": 1}
     runs = [collect(sim_settings(sim, azurite, LAM_CHECKPOINT_PAGES="1"), NOW + timedelta(minutes=30))]
-    assert runs[0].details["cursor_expired"] == 1
+    assert figures(runs[0]).noted["cursor_expired"] == 1
     assert counted(settings) == truth(scenario, NOW - timedelta(days=30), NOW)
 
 
@@ -256,11 +257,11 @@ def test_odd_pages_are_handled_and_counted(tenant_id: str, start_sim: StartSim, 
     expected = truth(scenario, NOW - timedelta(days=30), NOW)
     expected[person["id"]] -= 2  # neither odd-1 (no status: success or failure?) nor odd-3 (no id) can count
     assert counted(settings) == expected
-    assert run.details["missing_status_error_code"] == 1
-    assert run.details["missing_user_id"] == 1
-    assert run.details["missing_id"] == 1
-    assert run.details["empty_page"] >= 1
-    assert run.details["duplicate"] >= 1, "a page repeating the previous page's last record is de-duplicated"
+    assert figures(run).noted["missing_status_error_code"] == 1
+    assert figures(run).noted["missing_user_id"] == 1
+    assert figures(run).noted["missing_id"] == 1
+    assert figures(run).noted["empty_page"] >= 1
+    assert figures(run).noted["duplicate"] >= 1, "a page repeating the previous page's last record is de-duplicated"
     assert run.skipped == 3, "records skipped; empty pages and duplicates are reported apart"
     state = repos(settings)[0].get(person["id"])
     assert state is not None and state.evidence.protocols["exchange ACTIVESYNC"] == 1
@@ -280,7 +281,7 @@ def test_a_spray_split_across_runs_is_still_seen_as_one(tenant_id: str, start_si
     sim = start_sim(scenario)
     settings = short_runs(sim, azurite)
     for n in range(12):
-        if "window_open" not in collect(settings, NOW + timedelta(minutes=30 * n)).details:
+        if not figures(collect(settings, NOW + timedelta(minutes=30 * n))).window_open:
             break
     assert n > 0, "the window took more than one run"
     states = repos(settings)[0].load_all()

@@ -10,19 +10,19 @@ from datetime import timedelta
 import pytest
 from azure.data.tables import TableServiceClient
 
-from core.pipeline import FULL_CYCLE, collect_and_evaluate_step, digest_step, notify_step, run_with_settings
+from core.config import MessagePolicy
 from core.records import DirectoryUser, Evidence, UserState, Verdict
-from core.settings import Settings
 from devstack.azurite import Azurite
+from devstack.simulator import SimServer
 from notify.compose import available_locales, compose_remediation
 from notify.notifier import notify_due
-from notify.senders import AcsSender
+from pipeline.cycle import FULL_CYCLE, collect_and_evaluate_step, digest_step, notify_step, run_with_settings
+from pipeline.wiring import build_sender
 from sim.scenario import Scenario
-from sim.server import SimServer
 from store.notifications import NotificationLedger
 from store.tables import ensure_tables
 from store.users import UserRepository
-from tests.conftest import NOW, outbox_messages, plain_text, sim_settings
+from tests.conftest import NOW, notify_figures, outbox_messages, plain_text, sim_settings
 from tests.scenarios import add_user, apple_signins, legacy_signins, tenant
 
 StartSim = Callable[[Scenario], SimServer]
@@ -56,13 +56,13 @@ def test_the_users_language_then_country_then_default(
     language: str | None, location: str | None, default: str, locale: str
 ) -> None:
     assert {"en", "de"} <= available_locales()
-    email = compose_remediation(person(language, location), Settings(tenant_id="t", default_locale=default))
+    email = compose_remediation(person(language, location), MessagePolicy(default_locale=default))
     assert email.locale == locale
 
 
 def test_english_and_german_for_the_same_verdict() -> None:
-    english = compose_remediation(person("en-US", "US"), Settings(tenant_id="t"))
-    german = compose_remediation(person("de-DE", "DE"), Settings(tenant_id="t"))
+    english = compose_remediation(person("en-US", "US"), MessagePolicy())
+    german = compose_remediation(person("de-DE", "DE"), MessagePolicy())
     assert english.subject == "Action needed: reconnect your work email on iPhone (iOS 12, build 16D57)"
     assert german.subject == "Bitte handeln: Dienst-E-Mail auf iPhone (iOS 12, build 16D57) neu verbinden"
     assert "1. Öffnen Sie Einstellungen > Mail > Accounts." in german.text
@@ -73,7 +73,7 @@ def test_english_and_german_for_the_same_verdict() -> None:
 
 def test_other_mail_apps_get_generic_steps_and_outlook() -> None:
     other = replace(person("en", "US"), verdict=Verdict("legacy_active", (), ("readd_with_modern_auth",)))
-    text = compose_remediation(other, Settings(tenant_id="t")).text
+    text = compose_remediation(other, MessagePolicy()).text
     assert "install Microsoft Outlook" in text and "Settings > Mail > Accounts" not in text
 
 
@@ -109,7 +109,7 @@ def test_a_pilot_allow_list_holds_everyone_else(tenant_id: str, start_sim: Start
     settings = sim_settings(sim, azurite, LAM_ALLOWED_RECIPIENTS="@contoso.example")
     runs = asyncio.run(run_with_settings(settings, FULL_CYCLE, NOW))
     assert [m["To"] for m in outbox_messages(sim.state.outbox)] == ["Alice <alice@contoso.example>"]
-    assert runs[-1].details["held_not_in_allow_list"] == 1
+    assert notify_figures(runs[-1]).held["held_not_in_allow_list"] == 1
 
 
 class FakeClock:
@@ -144,15 +144,16 @@ def test_the_send_budget_paces_and_carries_the_rest_oldest_first(
         for i in range(7)
     ]
     time = FakeClock()
-    sender = AcsSender.from_settings(settings)
-    first = notify_due(users, True, settings, ledger, sender, NOW, clock=time.clock, sleep=time.sleep)
+    sender = build_sender(settings)
+    assert sender is not None
+    first = notify_due(users, True, settings.messages, ledger, sender, NOW, clock=time.clock, sleep=time.sleep)
     assert (first.delivered, first.carried_over, dict(first.held)) == (5, 2, {"quota_hour": 2})
     assert time.slept == [60, 60]  # two sends, wait a minute, two more, wait, the fifth
     assert [s["to"] for s in sim.state.sent] == [f"u{i}@contoso.example" for i in range(5)]
     done = {s.user_id: s for s in first.updated}
     later = [done.get(u.user_id, u) for u in users]
     second = notify_due(
-        later, True, settings, ledger, sender, NOW + timedelta(hours=2), clock=time.clock, sleep=time.sleep
+        later, True, settings.messages, ledger, sender, NOW + timedelta(hours=2), clock=time.clock, sleep=time.sleep
     )
     assert second.delivered == 2
     assert [s["to"] for s in sim.state.sent][5:] == ["u5@contoso.example", "u6@contoso.example"]
@@ -165,7 +166,7 @@ def test_acs_throttling_is_carried_over_and_sent_once(tenant_id: str, start_sim:
     sim = start_sim(scenario)
     settings = sim_settings(sim, azurite)
     runs = asyncio.run(run_with_settings(settings, FULL_CYCLE, NOW))
-    assert runs[-1].details["quota_throttled"] == 1 and sim.state.sent == []
+    assert notify_figures(runs[-1]).held["quota_throttled"] == 1 and sim.state.sent == []
     asyncio.run(run_with_settings(settings, [notify_step], NOW + timedelta(hours=1)))
     assert [s["to"] for s in sim.state.sent] == ["alice@contoso.example"]
     service = TableServiceClient.from_connection_string(settings.tables_connection_string or "")

@@ -10,8 +10,8 @@ from email.utils import format_datetime
 import pytest
 
 from collectors.pacing import RequestPacer
-from collectors.retry import MAX_RETRY_AFTER, RetryPolicy, retry_after_seconds
 from core.clock import utcnow
+from core.retry import MAX_RETRY_AFTER, RetryPolicy, retry_after_seconds
 
 
 class FakeTime:

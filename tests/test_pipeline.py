@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
 from azure.data.tables import TableServiceClient
 
-from core.pipeline import (
+from core.ledger import LedgerEntry
+from core.records import UserState
+from devstack.azurite import Azurite
+from devstack.simulator import SimServer
+from pipeline.cycle import (
     FULL_CYCLE,
     Step,
     StepFailedError,
@@ -18,13 +23,10 @@ from core.pipeline import (
     notify_step,
     run_with_settings,
 )
-from core.records import UserState
-from core.settings import Settings
-from devstack.azurite import Azurite
+from pipeline.settings import Settings
+from pipeline.wiring import StateTables
 from sim.scenario import Scenario
-from sim.server import SimServer
-from store.notifications import LedgerEntry, NotificationLedger
-from store.tenant import TenantRepository
+from store.notifications import NotificationLedger
 from store.users import UserRepository
 from tests.conftest import NOW, outbox_messages, sim_settings
 from tests.scenarios import add_user, apple_signins, legacy_signins, new_id, tenant
@@ -120,7 +122,7 @@ def test_overlapping_windows_count_each_signin_once(tenant_id: str, start_sim: S
     assert cycle(settings, later, steps=[collect_and_evaluate_step])[0][1] == 2
     assert users(settings)[alice["id"]].evidence.legacy_success == 6
     second = max(runs_table(settings), key=lambda r: str(r["StartedAt"]))
-    assert "duplicate=1" in str(second["Details"])
+    assert json.loads(str(second["Figures"]))["noted"]["duplicate"] == 1
 
 
 def test_emails_are_held_until_the_apple_app_has_admin_consent(
@@ -134,7 +136,7 @@ def test_emails_are_held_until_the_apple_app_has_admin_consent(
     assert outbox_messages(sim.state.outbox) == []
     notify_runs = [r for r in runs_table(settings) if r["Step"] == "notify"]
     assert "emails held: the Apple app is missing or has no admin consent" in str(notify_runs[0]["Message"])
-    assert "held_tenant_not_ready=1" in str(notify_runs[0]["Details"])
+    assert json.loads(str(notify_runs[0]["Figures"]))["held"]["held_tenant_not_ready"] == 1
 
     scenario.grants.append(
         {
@@ -199,7 +201,7 @@ def test_an_intent_without_outcome_is_never_resent(tenant_id: str, start_sim: St
     cycle(settings, steps=[notify_step])
     assert sim.state.sent == []
     notify_run = next(r for r in runs_table(settings) if r["Step"] == "notify")
-    assert "unconfirmed=1" in str(notify_run["Details"])
+    assert json.loads(str(notify_run["Figures"]))["unconfirmed"] == 1
 
 
 def test_a_wrong_acs_key_fails_the_run_and_records_the_failure(
@@ -236,11 +238,8 @@ def test_a_graph_failure_is_a_failed_run_never_an_empty_result(
     (row,) = runs_table(settings)
     assert (row["Step"], row["Outcome"]) == ("collect", "failed")
     assert users(settings) == {}
-    service = TableServiceClient.from_connection_string(settings.tables_connection_string or "")
-    findings = TenantRepository(service.get_table_client("tenant"), settings.tenant_id).findings(0)
+    findings = StateTables.open(settings).findings([])
     assert findings[0].name == "signin_logs" and "License Entra ID P1/P2" in findings[0].action
     del scenario.faults["signIns"]  # licensed now: the next run collects and the finding goes away
     cycle(settings, NOW + timedelta(minutes=30), steps=[collect_and_evaluate_step])
-    assert "signin_logs" not in {
-        f.name for f in TenantRepository(service.get_table_client("tenant"), settings.tenant_id).findings(0)
-    }
+    assert "signin_logs" not in {f.name for f in StateTables.open(settings).findings([])}

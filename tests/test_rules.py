@@ -6,14 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.config import RuleConfig
 from core.constants import APPLE_APP_ID, EXCHANGE_ONLINE_APP_ID
 from core.records import Delta, DirectoryUser, Evidence, SignInEvent
-from core.settings import Settings
 from rules.evidence import fold_apple, fold_legacy
 from rules.status import evaluate
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-SETTINGS = Settings(tenant_id="t", excluded_upns=frozenset({"room@contoso.example"}))
+SETTINGS = RuleConfig(excluded_upns=frozenset({"room@contoso.example"}))
 ALICE = DirectoryUser(id="u1", upn="alice@contoso.example", display_name="Alice", mail="alice@contoso.example")
 EAS = frozenset({"exchange activesync"})
 

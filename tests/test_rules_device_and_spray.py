@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
+from core.config import RuleConfig
 from core.records import OTHER, Delta, SignInEvent, capped
-from core.settings import Settings
 from rules.advice import advice_for
 from rules.evidence import fold_legacy
 from rules.legacy_activity import classify
@@ -16,7 +16,7 @@ from rules.spray import SprayTracker, attack_finding, attribute_spray
 from rules.user_agent import parse_user_agent
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
-SETTINGS = Settings(tenant_id="t")
+SETTINGS = RuleConfig()
 EAS = frozenset({"exchange activesync"})
 
 

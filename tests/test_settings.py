@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.settings import SettingsError, load_settings
+from pipeline.settings import SettingsError, load_settings
 
 TENANT = "5b1d7a0e-3c39-4f0e-9a8e-4d2c6f1b7a90"
 BASE = {
@@ -28,7 +28,7 @@ def test_defaults_for_a_production_deployment() -> None:
     assert settings.signins_api_version == "beta"
     assert settings.graph_auth == "managed-identity"
     assert settings.notify_mode == "dry-run"
-    assert (settings.lookback_days, settings.overlap_minutes, settings.stale_days) == (30, 15, 60)
+    assert (settings.lookback_days, settings.overlap_minutes, settings.rules.stale_days) == (30, 15, 60)
     assert settings.legacy_protocols == ("Exchange ActiveSync",)
     assert settings.signins_rate_limit == (5, 10.0), "Graph's limit for sign-in logs"
     assert (settings.graph_max_retries, settings.collect_max_seconds, settings.checkpoint_pages) == (5, 1500, 50)
@@ -97,5 +97,5 @@ def test_lists_are_parsed_and_normalised() -> None:
             "LAM_LEGACY_PROTOCOLS": "IMAP4, POP3",
         }
     )
-    assert settings.excluded_upns == {"room.a@contoso.example", "svc@contoso.example"}
+    assert settings.rules.excluded_upns == {"room.a@contoso.example", "svc@contoso.example"}
     assert settings.legacy_protocols == ("IMAP4", "POP3")

@@ -10,11 +10,11 @@ import httpx
 import pytest
 
 from core.constants import APPLE_APP_ID
+from devstack.simulator import SimServer
 from sim.acs_auth import content_hash, expected_signature
 from sim.generated import GeneratedTenant
 from sim.odata import FilterError, parse_filter
 from sim.scenario import Scenario
-from sim.server import SimServer
 from tests.scenarios import tenant
 
 StartSim = Callable[[Scenario], SimServer]

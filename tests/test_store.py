@@ -9,10 +9,12 @@ import pytest
 from azure.data.tables import TableServiceClient
 
 from core.dedupe import id_key
+from core.ingest import Checkpoint
+from core.ledger import LedgerConflictError, LedgerEntry
 from core.records import DirectoryUser, Evidence, Status, UserState, Verdict
 from devstack.azurite import Azurite
-from store.checkpoints import Checkpoint, CheckpointRepository
-from store.notifications import LedgerConflictError, LedgerEntry, NotificationLedger
+from store.checkpoints import CheckpointRepository
+from store.notifications import NotificationLedger
 from store.tables import ensure_tables
 from store.users import UserRepository
 from tests.conftest import NOW

@@ -7,35 +7,24 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
-from azure.data.tables import TableServiceClient
-
-from core.pipeline import FULL_CYCLE, check_apple_app_step, collect_and_evaluate_step, run_with_settings
-from core.settings import Settings
+from core.records import Verdict
 from devstack.azurite import Azurite
+from devstack.simulator import SimServer
+from pipeline.cycle import FULL_CYCLE, check_apple_app_step, collect_and_evaluate_step, run_with_settings
+from pipeline.settings import Settings
+from pipeline.wiring import StateTables
 from rules.status import RULE_VERSION
 from sim.graph_shapes import legacy_block_policy
 from sim.scenario import Scenario, authorization_policy
-from sim.server import SimServer
-from store.tenant import TenantRepository
-from store.users import UserRepository
+from store.users import to_entity
 from tests.conftest import NOW, outbox_messages, sim_settings
 from tests.scenarios import add_user, legacy_signins, tenant
 
 StartSim = Callable[[Scenario], SimServer]
 
 
-def repos(settings: Settings) -> tuple[TenantRepository, UserRepository]:
-    service = TableServiceClient.from_connection_string(settings.tables_connection_string or "")
-    return (
-        TenantRepository(service.get_table_client("tenant"), settings.tenant_id),
-        UserRepository(service.get_table_client("users"), settings.tenant_id),
-    )
-
-
 def findings_text(settings: Settings) -> str:
-    tenant_repo, users = repos(settings)
-    legacy = sum(1 for s in users.load_all().values() if s.verdict.status == "legacy_active")
-    found = tenant_repo.findings(legacy)
+    found = StateTables.open(settings).findings()
     return "\n".join(f"{f.name}|{f.ok}|{f.summary}|{f.action}" for f in found)
 
 
@@ -103,20 +92,31 @@ def test_without_policy_read_the_check_reports_what_to_grant(
 
 
 def test_a_new_rule_version_re_evaluates_stored_users(tenant_id: str, start_sim: StartSim, azurite: Azurite) -> None:
+    """A row judged by an older rule set, with a verdict the current rules would not give, is judged again
+    by the next collect run even though that run reads no new sign-in for the user."""
     scenario = tenant(tenant_id)
     alice = add_user(scenario, "alice")
     legacy_signins(scenario, alice, NOW - timedelta(hours=1), 3)
     sim = start_sim(scenario)
     settings = sim_settings(sim, azurite)
     asyncio.run(run_with_settings(settings, [collect_and_evaluate_step], NOW))
-    _, users = repos(settings)
-    stored = users.load_all()
-    wrong = replace(
-        stored[alice["id"]],
-        rule_version="legacy_activity@0",
-        verdict=replace(stored[alice["id"]].verdict, status="stale"),
-    )
-    users.save_changed([wrong], stored)
-    asyncio.run(run_with_settings(settings, [collect_and_evaluate_step], NOW + timedelta(minutes=5)))
-    again = users.load_all()[alice["id"]]
+    users = StateTables.open(settings).users
+    judged = users.get(alice["id"])
+    assert judged is not None and (judged.verdict.status, judged.rule_version) == ("legacy_active", RULE_VERSION)
+
+    # The row as an older rule set left it, written straight into the users table: that set's version and
+    # a verdict (status, reasons, advice) that today's rules would never give for this evidence.
+    stale = Verdict("stale", ("no_legacy_signin_in_stale_window",))
+    old_row = replace(judged, rule_version="legacy_activity@0", verdict=stale)
+    users.table.upsert_entity(to_entity(tenant_id, old_row))
+    assert users.get(alice["id"]) == old_row, "the old rule set's row is what the next run finds"
+
+    (run,) = asyncio.run(run_with_settings(settings, [collect_and_evaluate_step], NOW + timedelta(minutes=5)))
+    assert run.outcome == "succeeded"
+    assert run.events == 0, "no new sign-ins: only re-judging the stored row can change it"
+    again = users.get(alice["id"])
+    assert again is not None
+    assert again.evidence == judged.evidence
     assert (again.verdict.status, again.rule_version) == ("legacy_active", RULE_VERSION)
+    assert again.verdict == judged.verdict, "status, reasons and advice as the current rules give them"
+    assert run.users_changed == 1, "the re-judged row is written back"

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from core.pipeline import FULL_CYCLE, run_with_settings
 from devstack.azurite import Azurite
+from devstack.simulator import SimServer
+from pipeline.cycle import FULL_CYCLE, run_with_settings
 from sim.graph_shapes import sign_in
 from sim.scenario import Scenario
-from sim.server import SimServer
 from tests.conftest import NOW, outbox_messages, sim_env, sim_settings
 from tests.scenarios import add_user, apple_signins, legacy_signins, new_id, tenant
 

@@ -1,5 +1,5 @@
 // Flex Consumption (FC1) Linux Function App, Python 3.11, running as the user-assigned identity.
-// Every LAM_* setting the app reads is set here (tests compare this list with core/settings.py).
+// Every LAM_* setting the app reads is set here (tests compare this list with pipeline/settings.py).
 param planName string
 param appName string
 param location string

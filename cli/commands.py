@@ -19,8 +19,8 @@ import typer
 from rich.console import Console
 
 from core.clock import utcnow
-from core.pipeline import FULL_CYCLE, StepFailedError, run_with_settings
-from core.settings import Settings, SettingsError, load_settings
+from pipeline.cycle import FULL_CYCLE, StepFailedError, run_with_settings
+from pipeline.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Legacy Auth Monitor")
 # Piped output (make demo in CI, redirects) gets a readable width instead of rich's 80-column default.
@@ -77,10 +77,9 @@ def report(
     out: Annotated[Path | None, typer.Option(help="Write to this file instead of the terminal.")] = None,
 ) -> None:
     """Print the users in the state table (or a summary), filtered like GET /api/users."""
+    from pipeline.wiring import StateTables
     from report.queries import parse_filter, summarize
     from report.users import ReportError, render_table, to_csv, to_json, user_rows
-    from store.tables import table_service
-    from store.users import UserRepository
 
     given = {"status": status, "protocol": protocol, "platform": platform, "since": since}
     try:
@@ -89,8 +88,7 @@ def report(
         errors.print(f"[red]--{exc}[/]", highlight=False)
         raise typer.Exit(2) from exc
     settings = _settings()
-    repo = UserRepository(table_service(settings).get_table_client("users"), settings.tenant_id)
-    states = [s for s in repo.query(flt.status) if flt.matches(s)]
+    states = [s for s in StateTables.open(settings).users.query(flt.status) if flt.matches(s)]
     if summary:
         import orjson
 
@@ -120,11 +118,11 @@ def serve(
     """Serve the admin views (/api/dashboard, /api/users, ...) locally, the same app as in Azure."""
     import uvicorn
 
-    from report.app import build_admin_app
+    from pipeline.admin import admin_app
 
     settings = _settings()
     console.print(f"Dashboard: http://{host}:{port}/api/dashboard")
-    uvicorn.run(build_admin_app(lambda: settings), host=host, port=port, log_level="warning")
+    uvicorn.run(admin_app(lambda: settings), host=host, port=port, log_level="warning")
 
 
 @app.command()
@@ -134,15 +132,9 @@ def findings(
     """Tenant findings for the admin: Apple app consent, Conditional Access readiness, password spray."""
     from rich.table import Table
 
-    from store.tables import table_service
-    from store.tenant import TenantRepository
-    from store.users import UserRepository
+    from pipeline.wiring import StateTables
 
-    settings = _settings()
-    service = table_service(settings)
-    tenant = TenantRepository(service.get_table_client("tenant"), settings.tenant_id)
-    legacy = UserRepository(service.get_table_client("users"), settings.tenant_id).query("legacy_active")
-    found = tenant.findings(len(legacy))
+    found = StateTables.open(_settings()).findings()
     if format is ReportFormat.table:
         table = Table(title="Tenant findings")
         for column in ("finding", "ok", "summary", "next action"):
@@ -175,10 +167,10 @@ def sim(
 ) -> None:
     """Serve a simulated tenant (Graph + ACS Email + Exchange) on loopback until Ctrl-C."""
     from core.clock import parse_graph_time
-    from core.settings import parse_rate
+    from devstack.simulator import SimServer
+    from pipeline.settings import parse_rate
     from sim.generated import GeneratedTenant
     from sim.scenario import Scenario, load_scenario
-    from sim.server import SimServer
 
     try:
         end = parse_graph_time(now) if now else utcnow().replace(microsecond=0)
@@ -221,7 +213,3 @@ def demo(
 
     default_dir = DEMO_DIR / ("unconsented" if unconsented else "consented")
     raise typer.Exit(run_demo(console, fresh=fresh, demo_dir=state_dir or default_dir, consented=not unconsented))
-
-
-if __name__ == "__main__":
-    app()

@@ -7,11 +7,12 @@ import binascii
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
+from core.config import MessagePolicy, RuleConfig
 from core.constants import EXCHANGE_ACTIVESYNC, LEGACY_CLIENT_APPS
 
 GraphAuth = Literal["managed-identity", "default", "none"]
@@ -51,6 +52,8 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting of one deployment. Defaults live here and in core/config.py, nowhere else."""
+
     tenant_id: str
     graph_base_url: str = "https://graph.microsoft.com"
     signins_api_version: str = "beta"
@@ -65,23 +68,9 @@ class Settings:
     outbox_dir: Path = Path("outbox")
     lookback_days: int = 30
     overlap_minutes: int = 15
-    stale_days: int = 60
-    remediation_quiet_hours: int = 24
-    spray_min_accounts: int = 5
-    device_min_attempts: int = 2
-    device_max_networks: int = 3
-    excluded_upns: frozenset[str] = frozenset()
     legacy_protocols: tuple[str, ...] = (EXCHANGE_ACTIVESYNC,)
-    contact_line: str = "Questions? Please contact your IT helpdesk."
-    default_locale: str = "en"
-    reminder_days: tuple[int, ...] = (3, 7)
-    """Days after the first message to remind a user still on legacy; at most 1 + len(...) messages."""
-    allowed_recipients: frozenset[str] = frozenset()
-    """Pilot allow-list: addresses or @domains; empty means everyone."""
-    send_per_minute: int = 5
-    send_per_hour: int = 10
-    notify_max_seconds: int = 240
-    send_confirmation: bool = False
+    rules: RuleConfig = field(default_factory=RuleConfig)
+    messages: MessagePolicy = field(default_factory=MessagePolicy)
     digest_recipients: tuple[str, ...] = ()
     digest_send_empty: bool = False
     collect_devices: bool = False
@@ -102,6 +91,13 @@ class Settings:
         return is_loopback_url(self.graph_base_url)
 
 
+def _field_defaults(*kinds: type[Any]) -> dict[str, Any]:
+    return {f.name: f.default for kind in kinds for f in fields(kind) if f.default is not MISSING}
+
+
+_DEFAULTS = _field_defaults(Settings, RuleConfig, MessagePolicy)
+
+
 def is_loopback_url(url: str) -> bool:
     return (urlsplit(url).hostname or "") in _LOOPBACK_HOSTS
 
@@ -110,16 +106,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read every LAM_* setting from ``env`` (default: the process environment) and validate them all."""
     source = os.environ if env is None else env
     reader = _Reader(source)
+    opt = reader.setting
     tenant_id = reader.required("LAM_TENANT_ID", _guid)
-    graph_base_url = reader.optional("LAM_GRAPH_BASE_URL", _service_url, "https://graph.microsoft.com")
-    graph_auth = reader.optional("LAM_GRAPH_AUTH", _choice(GRAPH_AUTH_MODES), "managed-identity")
+    graph_base_url = opt("LAM_GRAPH_BASE_URL", _service_url)
+    graph_auth = opt("LAM_GRAPH_AUTH", _choice(GRAPH_AUTH_MODES))
     if graph_auth == "none" and graph_base_url and not is_loopback_url(graph_base_url):
         reader.problems.append(
             "LAM_GRAPH_AUTH: 'none' sends no token and is only allowed with a loopback "
             f"LAM_GRAPH_BASE_URL (got {graph_base_url!r})"
         )
     connection_string = reader.secret("LAM_TABLES_CONNECTION_STRING")
-    tables_endpoint = reader.optional("LAM_TABLES_ENDPOINT", _service_url, None)
+    tables_endpoint = opt("LAM_TABLES_ENDPOINT", _service_url)
     if connection_string and tables_endpoint:
         reader.problems.append(
             "LAM_TABLES_CONNECTION_STRING / LAM_TABLES_ENDPOINT: set only one of them "
@@ -130,18 +127,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "LAM_TABLES_CONNECTION_STRING / LAM_TABLES_ENDPOINT: one of them is required "
             "(a connection string for Azurite, or the table endpoint for the managed identity)"
         )
-    notify_mode = reader.optional("LAM_NOTIFY_MODE", _choice(NOTIFY_MODES), "dry-run")
-    acs_endpoint = reader.optional("LAM_ACS_ENDPOINT", _service_url, None)
+    notify_mode = opt("LAM_NOTIFY_MODE", _choice(NOTIFY_MODES))
+    acs_endpoint = opt("LAM_ACS_ENDPOINT", _service_url)
     acs_key = reader.secret("LAM_ACS_KEY")
     if acs_key is not None and not _is_base64(acs_key):
         reader.problems.append("LAM_ACS_KEY: must be the base64 access key of the Communication Services resource")
-    sender = reader.optional("LAM_SENDER_ADDRESS", _email, None)
+    sender = opt("LAM_SENDER_ADDRESS", _email)
     if notify_mode == "live" and not acs_endpoint and "LAM_ACS_ENDPOINT" not in reader.bad:
         reader.problems.append("LAM_ACS_ENDPOINT: required when LAM_NOTIFY_MODE is 'live'")
     if notify_mode in ("live", "dry-run") and not sender and "LAM_SENDER_ADDRESS" not in reader.bad:
         reader.problems.append(f"LAM_SENDER_ADDRESS: required when LAM_NOTIFY_MODE is {notify_mode!r}")
-    collect_devices = reader.optional("LAM_COLLECT_DEVICES", _bool, False)
-    exo_organization = reader.optional("LAM_EXO_ORGANIZATION", _domain, None)
+    collect_devices = opt("LAM_COLLECT_DEVICES", _bool)
+    exo_organization = opt("LAM_EXO_ORGANIZATION", _domain)
     if collect_devices and not exo_organization and "LAM_EXO_ORGANIZATION" not in reader.bad:
         reader.problems.append(
             "LAM_EXO_ORGANIZATION: required when LAM_COLLECT_DEVICES is true (the initial domain, "
@@ -150,43 +147,47 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     settings = Settings(
         tenant_id=tenant_id or "",
         graph_base_url=graph_base_url,
-        signins_api_version=reader.optional("LAM_SIGNINS_API_VERSION", _choice(SIGNINS_API_VERSIONS), "beta"),
+        signins_api_version=opt("LAM_SIGNINS_API_VERSION", _choice(SIGNINS_API_VERSIONS)),
         graph_auth=cast(GraphAuth, graph_auth),
-        managed_identity_client_id=reader.optional("LAM_MANAGED_IDENTITY_CLIENT_ID", _guid, None),
+        managed_identity_client_id=opt("LAM_MANAGED_IDENTITY_CLIENT_ID", _guid),
         tables_connection_string=connection_string,
         tables_endpoint=tables_endpoint,
         acs_endpoint=acs_endpoint,
         acs_key=acs_key,
         sender_address=sender,
         notify_mode=cast(NotifyMode, notify_mode),
-        outbox_dir=Path(reader.optional("LAM_OUTBOX_DIR", _nonempty, "outbox")),
-        lookback_days=reader.optional("LAM_LOOKBACK_DAYS", _int_between(1, 30), 30),
-        overlap_minutes=reader.optional("LAM_OVERLAP_MINUTES", _int_between(0, 1440), 15),
-        stale_days=reader.optional("LAM_STALE_DAYS", _int_between(1, 3650), 60),
-        remediation_quiet_hours=reader.optional("LAM_REMEDIATION_QUIET_HOURS", _int_between(1, 720), 24),
-        spray_min_accounts=reader.optional("LAM_SPRAY_MIN_ACCOUNTS", _int_between(2, 10000), 5),
-        device_min_attempts=reader.optional("LAM_DEVICE_MIN_ATTEMPTS", _int_between(1, 1000), 2),
-        device_max_networks=reader.optional("LAM_DEVICE_MAX_NETWORKS", _int_between(1, 100), 3),
-        excluded_upns=reader.optional("LAM_EXCLUDED_UPNS", _upn_list, frozenset[str]()),
-        legacy_protocols=reader.optional("LAM_LEGACY_PROTOCOLS", _protocols, (EXCHANGE_ACTIVESYNC,)),
-        contact_line=reader.optional("LAM_CONTACT_LINE", _nonempty, Settings.contact_line),
-        default_locale=reader.optional("LAM_DEFAULT_LOCALE", _language, "en"),
-        reminder_days=reader.optional("LAM_REMINDER_DAYS", _day_list, (3, 7)),
-        allowed_recipients=reader.optional("LAM_ALLOWED_RECIPIENTS", _recipient_list, frozenset[str]()),
-        send_per_minute=reader.optional("LAM_SEND_PER_MINUTE", _int_between(1, 1000), 5),
-        send_per_hour=reader.optional("LAM_SEND_PER_HOUR", _int_between(1, 100000), 10),
-        notify_max_seconds=reader.optional("LAM_NOTIFY_MAX_SECONDS", _int_between(0, 3600), 240),
-        send_confirmation=reader.optional("LAM_SEND_CONFIRMATION", _bool, False),
-        digest_recipients=reader.optional("LAM_DIGEST_RECIPIENTS", _address_list, ()),
-        digest_send_empty=reader.optional("LAM_DIGEST_SEND_EMPTY", _bool, False),
+        outbox_dir=Path(opt("LAM_OUTBOX_DIR", _nonempty)),
+        lookback_days=opt("LAM_LOOKBACK_DAYS", _int_between(1, 30)),
+        overlap_minutes=opt("LAM_OVERLAP_MINUTES", _int_between(0, 1440)),
+        legacy_protocols=opt("LAM_LEGACY_PROTOCOLS", _protocols),
+        rules=RuleConfig(
+            stale_days=opt("LAM_STALE_DAYS", _int_between(1, 3650)),
+            remediation_quiet_hours=opt("LAM_REMEDIATION_QUIET_HOURS", _int_between(1, 720)),
+            spray_min_accounts=opt("LAM_SPRAY_MIN_ACCOUNTS", _int_between(2, 10000)),
+            device_min_attempts=opt("LAM_DEVICE_MIN_ATTEMPTS", _int_between(1, 1000)),
+            device_max_networks=opt("LAM_DEVICE_MAX_NETWORKS", _int_between(1, 100)),
+            excluded_upns=opt("LAM_EXCLUDED_UPNS", _upn_list),
+        ),
+        messages=MessagePolicy(
+            contact_line=opt("LAM_CONTACT_LINE", _nonempty),
+            default_locale=opt("LAM_DEFAULT_LOCALE", _language),
+            reminder_days=opt("LAM_REMINDER_DAYS", _day_list),
+            allowed_recipients=opt("LAM_ALLOWED_RECIPIENTS", _recipient_list),
+            send_per_minute=opt("LAM_SEND_PER_MINUTE", _int_between(1, 1000)),
+            send_per_hour=opt("LAM_SEND_PER_HOUR", _int_between(1, 100000)),
+            notify_max_seconds=opt("LAM_NOTIFY_MAX_SECONDS", _int_between(0, 3600)),
+            send_confirmation=opt("LAM_SEND_CONFIRMATION", _bool),
+        ),
+        digest_recipients=opt("LAM_DIGEST_RECIPIENTS", _address_list),
+        digest_send_empty=opt("LAM_DIGEST_SEND_EMPTY", _bool),
         collect_devices=collect_devices,
-        exo_base_url=reader.optional("LAM_EXO_BASE_URL", _service_url, "https://outlook.office365.com"),
+        exo_base_url=opt("LAM_EXO_BASE_URL", _service_url),
         exo_organization=exo_organization,
-        signins_rate_limit=reader.optional("LAM_SIGNINS_RATE_LIMIT", parse_rate, (5, 10.0)),
-        graph_max_retries=reader.optional("LAM_GRAPH_MAX_RETRIES", _int_between(0, 20), 5),
-        graph_timeout_seconds=reader.optional("LAM_GRAPH_TIMEOUT_SECONDS", _seconds_between(0.1, 600), 120.0),
-        collect_max_seconds=reader.optional("LAM_COLLECT_MAX_SECONDS", _int_between(1, 86400), 1500),
-        checkpoint_pages=reader.optional("LAM_CHECKPOINT_PAGES", _int_between(1, 1000), 50),
+        signins_rate_limit=opt("LAM_SIGNINS_RATE_LIMIT", parse_rate),
+        graph_max_retries=opt("LAM_GRAPH_MAX_RETRIES", _int_between(0, 20)),
+        graph_timeout_seconds=opt("LAM_GRAPH_TIMEOUT_SECONDS", _seconds_between(0.1, 600)),
+        collect_max_seconds=opt("LAM_COLLECT_MAX_SECONDS", _int_between(1, 86400)),
+        checkpoint_pages=opt("LAM_CHECKPOINT_PAGES", _int_between(1, 1000)),
     )
     if reader.problems:
         raise SettingsError(reader.problems)
@@ -215,7 +216,9 @@ class _Reader:
             return None
         return self._parse(name, raw, parse)
 
-    def optional(self, name: str, parse: Callable[[str], T], default: T) -> T:
+    def setting(self, name: str, parse: Callable[[str], T]) -> T:
+        """LAM_FOO_BAR, parsed; unset or wrong, the default of the field foo_bar (where it is written)."""
+        default = cast(T, _DEFAULTS[name.removeprefix("LAM_").lower()])
         raw = self._raw(name)
         if raw is None:
             return default

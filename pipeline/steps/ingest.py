@@ -22,14 +22,14 @@ from datetime import datetime, timedelta
 from collectors.graph import GraphError
 from collectors.signins import SignInPage, apple_app_filter, legacy_filter, signin_pages
 from core.dedupe import RecentIds, id_key
-from core.memory import release_free_memory
+from core.ingest import Checkpoint, IngestWindow
 from core.records import Delta
-from core.services import Services
-from core.settings import Settings
+from pipeline.memory import release_free_memory
+from pipeline.settings import Settings
+from pipeline.wiring import Services
 from rules.evidence import fold_apple, fold_legacy
 from rules.spray import SprayTracker
-from store.checkpoints import Checkpoint, CheckpointRepository, IngestWindow
-from store.runs import RunRecord
+from store.checkpoints import CheckpointRepository
 from store.staging import StagingTable, new_window_id
 
 LEGACY_STREAM = "signins-legacy"
@@ -70,7 +70,12 @@ class Segment:
 
 @dataclass
 class IngestStats:
+    """What one run's reading did: pages and sign-ins read, rows written, what was set aside and why."""
+
     skipped: Counter[str] = field(default_factory=Counter)
+    pages: int = 0
+    events: int = 0
+    writes: int = 0
     cpu_seconds: float = 0.0
     staged_rows: int = 0
     commits: int = 0
@@ -123,16 +128,14 @@ class WindowReader:
         svc: Services,
         window: IngestWindow,
         streams: dict[str, Checkpoint],
-        run: RunRecord,
         deadline: float,
     ) -> None:
         self.svc = svc
         self.window = window
         self.streams = streams
-        self.run = run
         self.deadline = deadline
         self.staging = StagingTable(svc.tables, svc.settings.tenant_id, window.window_id)
-        self.spray = SprayTracker.from_state(svc.settings.spray_min_accounts, window.spray)
+        self.spray = SprayTracker.from_state(svc.settings.rules.spray_min_accounts, window.spray)
         self.stats = IngestStats()
         self._recent = RecentIds(window.recent)
         self._watched = frozenset(p.casefold() for p in svc.settings.legacy_protocols)
@@ -163,7 +166,7 @@ class WindowReader:
         finally:
             self._committer.finish()
             self.stats.staged_rows = self._committer.rows - self.stats.commits
-            self.run.writes += self._committer.rows
+            self.stats.writes += self._committer.rows
 
     def _full(self, segment: Segment) -> bool:
         return segment.pages >= self.svc.settings.checkpoint_pages or len(segment.deltas) >= SEGMENT_MAX_USERS
@@ -221,8 +224,8 @@ class WindowReader:
         segment.pages += 1
         window.pages += 1
         window.events += len(fresh)
-        self.run.pages += 1
-        self.run.events += len(fresh)
+        self.stats.pages += 1
+        self.stats.events += len(fresh)
         window.cursor = page.next_link or ""
         if page.next_link is None:  # this stream is done: the next one starts from its first page
             window.stream += 1

@@ -5,10 +5,10 @@ check the Apple app (tenant readiness) → collect + evaluate → notify; the di
 
 from __future__ import annotations
 
-from core.services import Services, Step, StepFailedError, run_with_settings
-from core.steps.collect import APPLE_STREAM, LEGACY_STREAM, collect_and_evaluate_step
-from core.steps.notify import SendFailuresError, digest_step, notify_step
-from core.steps.tenant_check import check_apple_app_step
+from pipeline.steps.collect import APPLE_STREAM, LEGACY_STREAM, collect_and_evaluate_step
+from pipeline.steps.notify import SendFailuresError, digest_step, notify_step
+from pipeline.steps.tenant_check import check_apple_app_step
+from pipeline.wiring import Services, Step, StepFailedError, run_with_settings
 
 FULL_CYCLE: list[Step] = [check_apple_app_step, collect_and_evaluate_step, notify_step]
 """One full cycle, in the order that lets each step use the previous one's findings."""

@@ -1,0 +1,1 @@
+"""The command line (`python -m cli …`): the same steps as the timers, run locally, and the reports."""

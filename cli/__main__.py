@@ -1,0 +1,5 @@
+"""`python -m cli`."""
+
+from cli.commands import app
+
+app()

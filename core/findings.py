@@ -1,0 +1,60 @@
+"""What the monitor concludes about the tenant as a whole: the records the admin's findings are made of."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, get_args
+
+from core.records import AppleAppStatus, ConsentPolicy, LegacyBlockPolicy
+
+Severity = Literal["critical", "high", "medium", "low", "info"]
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+"""Every severity, the most severe first."""
+
+
+@dataclass(frozen=True)
+class AttackFinding:
+    """What the admin sees of a password spray: how many accounts, from which sources, when."""
+
+    accounts: int
+    sources: dict[str, int]
+    """Source IP → number of accounts it failed against."""
+    first_seen: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True)
+class DeviceFinding:
+    """The device collector's last outcome: what it saw, or what the admin must grant."""
+
+    readable: bool
+    problem: str = ""
+    devices: int = 0
+    legacy: int = 0
+    obsolete: int = 0
+    requests: int = 0
+
+
+@dataclass(frozen=True)
+class TenantSnapshot:
+    """Everything stored about the tenant (None: never checked), the input of the tenant findings."""
+
+    apple_app: AppleAppStatus | None = None
+    user_consent: ConsentPolicy | None = None
+    legacy_block: LegacyBlockPolicy | None = None
+    attack: AttackFinding | None = None
+    devices: DeviceFinding | None = None
+    signin_logs_available: bool | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of the admin's findings: which check, whether it passes, what was seen, what to do."""
+
+    name: str
+    ok: bool
+    summary: str
+    action: str = ""
+    severity: Severity = "info"
+    link: str = ""

@@ -1,1 +1,0 @@
-"""One module per pipeline step; core/pipeline.py puts them in order."""

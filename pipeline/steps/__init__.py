@@ -1,0 +1,1 @@
+"""One module per pipeline step; pipeline/cycle.py puts them in order."""

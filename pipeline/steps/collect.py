@@ -1,0 +1,220 @@
+"""Collect sign-ins (and optionally device partnerships), fold them into evidence, judge every tracked user.
+
+One run: resume the open window or open a new one up to now, read it within the time budget
+(pipeline/steps/ingest.py), and once it is read in full, judge every tracked user against it
+(pipeline/steps/evaluate.py) and close it: the streams' watermarks and fences move in one transaction,
+and the window's staging table goes. A window that needs more time stays open for the next run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from collectors.devices import DeviceCollectorError, DeviceHarvest, collect_devices, exchange_token
+from collectors.graph import GraphError, GraphStats
+from core.clock import utcnow
+from core.findings import DeviceFinding
+from core.ingest import Checkpoint, IngestWindow
+from core.records import DeviceRecord
+from core.runs import CollectFigures, GraphCost, RunRecord, StatusCounts, StepError, StepResult
+from pipeline.credentials import async_credential
+from pipeline.steps.evaluate import EvaluationSummary, evaluate_users
+from pipeline.steps.ingest import APPLE_STREAM, LEGACY_STREAM, STREAMS, WindowReader, open_window
+from pipeline.wiring import Services, exchange_target, recorded, retry_policy
+from rules.devices import could_be_legacy, judge_device
+from rules.readiness import SIGNIN_LOGS_FINDING
+from rules.spray import attack_finding, merge_attack
+from store.staging import drop_leftovers
+
+NO_PREMIUM_LICENCE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+NOT_RECORDS = frozenset({"duplicate", "empty_page", "cursor_expired"})
+"""Noted in the run's figures, but not skipped records: a duplicate was counted before."""
+
+__all__ = ["APPLE_STREAM", "LEGACY_STREAM", "collect_and_evaluate_step"]
+
+
+class SignInLogsUnavailableError(StepError):
+    """Graph will not serve sign-in logs to this tenant; the tenant finding says what to do."""
+
+
+class SignInCollectionError(StepError):
+    """Graph failed the sign-in collection after its retries; progress up to the failure is saved."""
+
+
+@dataclass
+class Judgement:
+    """What judging the users (and closing the window) did, for the run's result."""
+
+    summary: EvaluationSummary
+    writes: int = 0
+    devices: DeviceHarvest | None = None
+    leftovers_dropped: int = 0
+    noted: Counter[str] = field(default_factory=Counter)
+
+
+async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) -> RunRecord:
+    async def body(stamp: datetime) -> StepResult:
+        streams = {name: svc.checkpoints.load(name) for name in STREAMS}
+        window = svc.checkpoints.load_window() or open_window(svc.settings, streams, stamp)
+        reader = WindowReader(svc, window, streams, time.monotonic() + svc.settings.collect_max_seconds)
+        graph_before, started = replace(svc.graph.stats), time.monotonic()
+        try:
+            complete = await reader.read()
+        except GraphError as exc:
+            read = _read_result(reader, _graph_cost(svc.graph.stats, graph_before), started)
+            raise _collection_failure(svc, stamp, window, exc, read) from exc
+        read = _read_result(reader, _graph_cost(svc.graph.stats, graph_before), started)
+        judging = time.monotonic()
+        writes = svc.tenant.save_signin_logs(True, stamp)
+        message = ""
+        if complete:
+            judged = await _judge_and_close(svc, reader, streams, stamp)
+        else:
+            message = (
+                f"window {window.starts[LEGACY_STREAM]:%Y-%m-%d %H:%M} to {window.end:%Y-%m-%d %H:%M} UTC is still "
+                f"open after {window.pages} pages ({window.events} sign-ins): the next run continues it"
+            )
+            judged = Judgement(await evaluate_users(svc, stamp))
+        return _with_judgement(read, judged, writes, message, round((time.monotonic() - judging) * 1000))
+
+    return await recorded(svc, "collect", now or utcnow(), body)
+
+
+async def _judge_and_close(
+    svc: Services, reader: WindowReader, streams: dict[str, Checkpoint], stamp: datetime
+) -> Judgement:
+    """Apply the window to every tracked user, close it, and keep the attack finding up to date."""
+    window = reader.window
+    harvest, writes, devices = None, 0, None
+    if svc.settings.collect_devices:
+        harvest, writes, devices = await _devices_for(svc, stamp)
+    staging = reader.staging if window.segments else None
+    summary = await evaluate_users(
+        svc, stamp, window.window_id, staging, window.segments, reader.spray.sources, devices
+    )
+    closed, leftovers = _close_window(svc, reader, streams, stamp)
+    writes += closed
+    finding = attack_finding(reader.spray, summary.victims_by_source, summary.victim_accounts)
+    if finding is not None:
+        merged = merge_attack(svc.tenant.load_attack(), finding, summary.statuses["attack_suspected"])
+        writes += svc.tenant.save_attack(merged, stamp)
+    return Judgement(summary, writes, harvest, leftovers)
+
+
+def _close_window(
+    svc: Services, reader: WindowReader, streams: dict[str, Checkpoint], stamp: datetime
+) -> tuple[int, int]:
+    """Move the watermarks and fences and close the window row in one transaction; drop its staging.
+    Returns the writes and how many leftover staging tables of dead runs were dropped."""
+    window = reader.window
+    moved = [
+        Checkpoint(name, watermark=window.end, fence=window.new_fences.get(name, set()), etag=before.etag)
+        for name, before in streams.items()
+        if before.watermark is None or before.watermark < window.end
+    ]
+    changed = [c for c in moved if (c.watermark, c.fence) != (streams[c.name].watermark, streams[c.name].fence)]
+    writes = svc.checkpoints.finish_window(window if window.stored else None, changed)
+    if window.segments:
+        reader.staging.drop()
+        writes += 1
+    leftovers = drop_leftovers(svc.tables, svc.settings.tenant_id, stamp)
+    return writes + leftovers, leftovers
+
+
+def _collection_failure(
+    svc: Services, stamp: datetime, window: IngestWindow, exc: GraphError, read: StepResult
+) -> StepError:
+    if exc.code == NO_PREMIUM_LICENCE:
+        svc.tenant.save_signin_logs(False, stamp)
+        finding = SIGNIN_LOGS_FINDING
+        return SignInLogsUnavailableError(f"{finding.summary} {finding.action}", read)
+    saved = f"Page {window.pages} of the window is saved; the next run resumes there" if window.stored else ""
+    return SignInCollectionError(f"reading sign-in logs failed: {exc}" + (f". {saved}" if saved else ""), read)
+
+
+def _read_result(reader: WindowReader, graph: GraphCost, started: float) -> StepResult:
+    """What reading the window did, as the run records it (also when Graph failed part-way)."""
+    stats, window = reader.stats, reader.window
+    figures = CollectFigures(
+        graph=graph,
+        window_open=False,
+        window_pages=window.pages,
+        window_events=window.events,
+        read_ms=round((time.monotonic() - started) * 1000),
+        parse_fold_cpu_ms=round(stats.cpu_seconds * 1000),
+        checkpoints=stats.commits,
+        staged_rows=stats.staged_rows,
+        noted={k: v for k, v in stats.skipped.items() if v},
+    )
+    skipped = sum(v for k, v in stats.skipped.items() if k not in NOT_RECORDS)
+    return StepResult(figures, pages=stats.pages, events=stats.events, skipped=skipped, writes=stats.writes)
+
+
+def _with_judgement(read: StepResult, judged: Judgement, writes: int, message: str, evaluate_ms: int) -> StepResult:
+    """The whole run's result: the reading, then the judging (status counts feed the dashboard's trend)."""
+    summary, harvest = judged.summary, judged.devices
+    assert isinstance(read.figures, CollectFigures)
+    noted = Counter(read.figures.noted)
+    noted.update({k: v for k, v in summary.skipped.items() if v})
+    if harvest is not None:
+        noted.update({k: v for k, v in harvest.skipped.items() if v})
+    figures = replace(
+        read.figures,
+        statuses=StatusCounts.of(summary.statuses),
+        window_open=bool(message),
+        evaluate_ms=evaluate_ms,
+        modern_only_users=summary.modern_only_users,
+        exchange_requests=harvest.requests if harvest is not None else 0,
+        staging_leftovers_dropped=judged.leftovers_dropped,
+        noted=dict(noted),
+    )
+    skipped = sum(summary.skipped.values()) + (sum(harvest.skipped.values()) if harvest is not None else 0)
+    return replace(
+        read,
+        figures=figures,
+        message=message,
+        skipped=read.skipped + skipped,
+        users_changed=summary.users_changed,
+        writes=read.writes + writes + judged.writes + summary.writes,
+    )
+
+
+def _graph_cost(now: GraphStats, before: GraphStats) -> GraphCost:
+    """What this step cost in Graph requests (the client is shared by the steps of a cycle)."""
+    return GraphCost(
+        requests=now.requests - before.requests,
+        throttled=now.throttled - before.throttled,
+        retries=now.retries - before.retries,
+        retry_wait_ms=round((now.retry_wait_seconds - before.retry_wait_seconds) * 1000),
+        pacing_wait_ms=round((now.pacing_wait_seconds - before.pacing_wait_seconds) * 1000),
+    )
+
+
+async def _devices_for(
+    svc: Services, stamp: datetime
+) -> tuple[DeviceHarvest | None, int, dict[str, tuple[DeviceRecord, ...]] | None]:
+    """The harvest, the tenant-row writes, and partnerships by user for users with a device that could be
+    legacy; None when Exchange refused (the stored device lists are then kept, and the admin finding
+    says what to grant)."""
+    try:
+        token = await exchange_token(async_credential(svc.settings))
+        harvest = await collect_devices(exchange_target(svc.settings), token, retry_policy(svc.settings))
+    except DeviceCollectorError as exc:
+        return None, svc.tenant.save_device_finding(DeviceFinding(readable=False, problem=exc.finding), stamp), None
+    by_user: dict[str, list[DeviceRecord]] = {}
+    for device in harvest.devices:
+        by_user.setdefault(device.user_id, []).append(device)
+    relevant = {uid: tuple(devs) for uid, devs in by_user.items() if any(could_be_legacy(d) for d in devs)}
+    stale_days = svc.settings.rules.stale_days
+    judged = [judge_device(d, stale_days, stamp) for devs in relevant.values() for d in devs]
+    finding = DeviceFinding(
+        readable=True,
+        devices=len(harvest.devices),
+        legacy=sum(1 for v in judged if v.reasons),
+        obsolete=sum(1 for v in judged if not v.active),
+        requests=harvest.requests,
+    )
+    return harvest, svc.tenant.save_device_finding(finding, stamp), relevant

@@ -1,0 +1,111 @@
+"""Send what is due to users (after settling crashed sends), and the admins' daily digest."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from core.clock import utcnow
+from core.ledger import LedgerConflictError, LedgerEntry
+from core.runs import DigestFigures, NotifyFigures, RunRecord, StepError, StepResult
+from notify.digest import DIGEST, build_digest, compose_digest, digest_ledger_user
+from notify.notifier import notify_due
+from notify.reconcile import reconcile
+from pipeline.wiring import Services, recorded
+from rules.readiness import user_emails_may_go
+
+DIGEST_FOOTER = "Details: the dashboard at /api/dashboard, or `python -m cli report`."
+
+
+async def notify_step(svc: Services, now: datetime | None = None) -> RunRecord:
+    """Settle crashed sends, then send what is due within the budget.
+
+    The sender and the tables are synchronous SDKs and the budget may wait minutes for the next slot:
+    the whole step runs in a worker thread, so the event loop (timers, the admin API) never waits."""
+
+    async def body(stamp: datetime) -> StepResult:
+        return await asyncio.to_thread(_send_due, svc, stamp)
+
+    return await recorded(svc, "notify", now or utcnow(), body)
+
+
+def _send_due(svc: Services, stamp: datetime) -> StepResult:
+    if svc.sender is None:
+        return StepResult(NotifyFigures(), "LAM_NOTIFY_MODE is 'off': nothing sent")
+    settled = reconcile(svc.ledger, svc.sender, stamp)
+    before = svc.users.load_all()
+    may_go = user_emails_may_go(svc.tenant.load_apple_app(), svc.tenant.load_user_consent())
+    result = notify_due(before.values(), may_go, svc.settings.messages, svc.ledger, svc.sender, stamp)
+    done = StepResult(
+        NotifyFigures(
+            failed=result.failed,
+            unconfirmed=result.unconfirmed,
+            settled_sent=settled.sent,
+            settled_not_sent=settled.not_sent,
+            held=dict(result.held),
+        ),
+        "emails held: the Apple app is missing or has no admin consent"
+        if result.held.get("held_tenant_not_ready")
+        else "",
+        writes=svc.users.save_changed(result.updated, before),
+        emails=result.delivered,
+    )
+    if result.errors:
+        raise SendFailuresError(
+            f"{result.failed} of {result.failed + result.delivered} sends failed: {result.errors[0]}", done
+        )
+    return done
+
+
+class SendFailuresError(StepError):
+    """Some sends failed; the run is recorded as failed with what did go out."""
+
+
+async def digest_step(svc: Services, now: datetime | None = None) -> RunRecord:
+    """The admin digest, once a day per recipient (the ledger keeps it to one)."""
+
+    async def body(stamp: datetime) -> StepResult:
+        return await asyncio.to_thread(_send_digest, svc, stamp)
+
+    return await recorded(svc, "digest", now or utcnow(), body)
+
+
+def _send_digest(svc: Services, stamp: datetime) -> StepResult:
+    settings = svc.settings
+    if svc.sender is None or not settings.digest_recipients:
+        return StepResult(DigestFigures(), "no digest: LAM_DIGEST_RECIPIENTS is empty or LAM_NOTIFY_MODE is 'off'")
+    states = svc.users.query()
+    digest = build_digest(
+        states, svc.findings(states), svc.ledger.since(stamp - timedelta(days=1)), svc.runs.recent(200), stamp
+    )
+    if digest.empty and not settings.digest_send_empty:
+        return StepResult(
+            DigestFigures(),
+            "nothing new in the last day: digest not sent (LAM_DIGEST_SEND_EMPTY=true to send anyway)",
+        )
+    sent = already = 0
+    for recipient in settings.digest_recipients:
+        entry = LedgerEntry(
+            user_id=digest_ledger_user(recipient),
+            message_id=f"digest-{digest.day}",
+            operation_id=str(uuid.uuid4()),
+            state="sending",
+            template=DIGEST,
+            locale="en",
+            recipient=recipient,
+            created_at=stamp,
+        )
+        try:
+            svc.ledger.begin(entry)
+        except LedgerConflictError:
+            already += 1  # today's digest already went (or is being settled) for this recipient
+            continue
+        email = compose_digest(
+            digest, recipient, "Details: the dashboard at /api/dashboard, or `python -m cli report`."
+        )
+        svc.sender.send(email, entry.operation_id)
+        svc.ledger.complete(replace(entry, state=svc.sender.ledger_state, completed_at=stamp))
+        sent += 1
+    return StepResult(DigestFigures(recipients=sent, already_sent=already), emails=sent)

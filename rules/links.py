@@ -1,0 +1,23 @@
+"""The public documentation that reasons and tenant findings point the admin to (checked to exist)."""
+
+from __future__ import annotations
+
+BASIC_AUTH_DEPRECATION = (
+    "https://learn.microsoft.com/en-us/exchange/clients-and-mobile-in-exchange-online/"
+    "deprecation-of-basic-authentication-exchange-online"
+)
+CA_BLOCK_LEGACY = (
+    "https://learn.microsoft.com/en-us/entra/identity/conditional-access/policy-block-legacy-authentication"
+)
+APPLE_MAIL_MIGRATION = (
+    "https://techcommunity.microsoft.com/blog/exchange/"
+    "microsoft-and-apple-working-together-to-improve-exchange-online-security/3513846"
+)
+"""The Exchange team on Apple Mail's switch to modern auth: Apple Internet Accounts, consent, re-adding."""
+ADMIN_CONSENT = "https://learn.microsoft.com/en-us/entra/identity/enterprise-apps/grant-admin-consent"
+USER_CONSENT = "https://learn.microsoft.com/en-us/entra/identity/enterprise-apps/configure-user-consent"
+SPRAY_PLAYBOOK = "https://learn.microsoft.com/en-us/security/operations/incident-response-playbook-password-spray"
+SIGNIN_ERROR_CODES = "https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes"
+SIGNIN_LOGS = "https://learn.microsoft.com/en-us/entra/identity/monitoring-health/concept-sign-ins"
+GET_MOBILE_DEVICE = "https://learn.microsoft.com/en-us/powershell/module/exchange/get-mobiledevice"
+REMOVE_MOBILE_DEVICE = "https://learn.microsoft.com/en-us/powershell/module/exchange/remove-mobiledevice"
