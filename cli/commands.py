@@ -170,7 +170,8 @@ def sim(
     from devstack.simulator import SimServer
     from pipeline.settings import parse_rate
     from sim.generated import GeneratedTenant
-    from sim.scenario import Scenario, load_scenario
+    from sim.loading import load_scenario
+    from sim.scenario import Scenario
 
     try:
         end = parse_graph_time(now) if now else utcnow().replace(microsecond=0)

@@ -119,10 +119,6 @@ class Services(StateTables):
             sender=build_sender(settings),
         )
 
-    @property
-    def tables(self) -> TableServiceClient:
-        return self.service
-
     async def close(self) -> None:
         await self.graph.close()
 

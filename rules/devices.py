@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from core.findings import DeviceFinding
 from core.records import DeviceRecord, UserState
 from rules import links
 from rules.rule import Reason, Rule
@@ -133,3 +135,30 @@ def could_be_legacy(device: DeviceRecord) -> bool:
     old_profile = is_apple(device) and device.first_sync is not None and device.first_sync < IOS12_RELEASED
     version = protocol_version(device.client_version)
     return old_profile or (version is not None and version < MIN_EAS_PROTOCOL)
+
+
+def devices_by_user(devices: Iterable[DeviceRecord]) -> dict[str, tuple[DeviceRecord, ...]]:
+    """Each user's partnerships, for the users with at least one that could be legacy (the rest do not
+    concern the monitor)."""
+    by_user: dict[str, list[DeviceRecord]] = {}
+    for device in devices:
+        by_user.setdefault(device.user_id, []).append(device)
+    return {uid: tuple(devs) for uid, devs in by_user.items() if any(could_be_legacy(d) for d in devs)}
+
+
+def partnership_finding(
+    devices: Sequence[DeviceRecord],
+    relevant: Mapping[str, tuple[DeviceRecord, ...]],
+    requests: int,
+    stale_days: int,
+    now: datetime,
+) -> DeviceFinding:
+    """What the admin reads of the partnerships: how many were read, still legacy, obsolete."""
+    judged = [judge_device(d, stale_days, now) for devs in relevant.values() for d in devs]
+    return DeviceFinding(
+        readable=True,
+        devices=len(devices),
+        legacy=sum(1 for v in judged if v.reasons),
+        obsolete=sum(1 for v in judged if not v.active),
+        requests=requests,
+    )

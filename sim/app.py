@@ -20,9 +20,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from notify.eml import build_eml, write_eml
 from sim import acs_auth
 from sim.generated import GeneratedTenant, Sequence, iso_millis
+from sim.mailbox import deliver
 from sim.odata import FilterError, in_values, parse_filter, time_bounds
 from sim.scenario import Scenario
 
@@ -233,26 +233,16 @@ def build_app(state: SimState) -> ASGIApp:
             message = orjson.loads(body)
             to = message["recipients"]["to"]
             content = message["content"]
-            sender = message["senderAddress"]
-            if not to or not content.get("subject"):
-                raise KeyError("recipients.to or content.subject")
+            if not to or not content.get("subject") or not message.get("senderAddress"):
+                raise KeyError("recipients.to, content.subject or senderAddress")
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
             return _json({"error": {"code": "BadRequest", "message": f"invalid message: {exc}"}}, 400)
         operation_id = request.headers.get("operation-id") or base64.b32encode(body[:10]).decode()
-        eml = build_eml(
-            sender,
-            to[0]["address"],
-            to[0].get("displayName", ""),
-            content["subject"],
-            content.get("plainText", ""),
-            content.get("html", ""),
-            operation_id,
-        )
         with state.lock:
             index = len(state.sent)
             state.sent.append({"operation_id": operation_id, "to": to[0]["address"], "subject": content["subject"]})
             state.operations[operation_id] = "Succeeded"
-        write_eml(state.outbox, f"{index:05d}-{operation_id}", eml)
+        deliver(state.outbox, f"{index:05d}-{operation_id}", message, operation_id)
         if hang and hang.get("when") == "after":  # accepted and written, but the answer never arrives
             await asyncio.sleep(float(hang.get("seconds", 30)))
         api_version = request.query_params.get("api-version", "")

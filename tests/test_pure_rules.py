@@ -17,7 +17,7 @@ import pytest
 
 from core.config import MessagePolicy, RuleConfig
 from core.constants import EXCHANGE_ONLINE_APP_ID
-from core.findings import AttackFinding
+from core.findings import AttackFinding, DeviceFinding
 from core.records import (
     AppleAppStatus,
     ConsentPolicy,
@@ -30,7 +30,7 @@ from core.records import (
     Verdict,
 )
 from rules.cadence import CONFIRMATION, allowed, due_at, due_messages
-from rules.devices import could_be_legacy, judge_device
+from rules.devices import could_be_legacy, devices_by_user, judge_device, partnership_finding
 from rules.evaluation import evaluate_user, join_by_user
 from rules.readiness import blocks_legacy_for_everyone, user_emails_may_go
 from rules.spray import merge_attack
@@ -589,6 +589,25 @@ def test_a_partnership_not_synced_for_the_stale_window_is_debris(last_sync: date
 def test_a_modern_profile_that_syncs_is_not_legacy() -> None:
     verdict = judge_device(partnership(first_sync=AFTER_IOS12), 60, NOW)
     assert (verdict.active, verdict.reasons) == (True, ())
+
+
+def test_the_partnership_finding_counts_what_the_admin_must_act_on() -> None:
+    """Only users with a partnership that could be legacy concern the monitor; among theirs, the finding
+    counts the ones still syncing with a legacy profile and the obsolete ones (debris)."""
+    bob = "b0b00000-0000-4000-8000-000000000002"
+    read = [
+        partnership(device_id="old-syncing"),
+        partnership(device_id="old-idle", last_sync=NOW - timedelta(days=90)),
+        partnership(device_id="modern", first_sync=AFTER_IOS12),
+        partnership(device_id="bob-modern", first_sync=AFTER_IOS12, user_id=bob),
+    ]
+    relevant = devices_by_user(read)
+    assert {uid: [d.device_id for d in devs] for uid, devs in relevant.items()} == {
+        ALICE.id: ["old-syncing", "old-idle", "modern"]
+    }
+    assert partnership_finding(read, relevant, 6, 60, NOW) == DeviceFinding(
+        readable=True, devices=4, legacy=1, obsolete=1, requests=6
+    )
 
 
 # ---------------------------------------------------------------------------------------------------

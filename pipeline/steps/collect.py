@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from collectors.devices import DeviceCollectorError, DeviceHarvest, collect_devices, exchange_token
@@ -24,7 +24,7 @@ from pipeline.credentials import async_credential
 from pipeline.steps.evaluate import EvaluationSummary, evaluate_users
 from pipeline.steps.ingest import APPLE_STREAM, LEGACY_STREAM, STREAMS, WindowReader, open_window
 from pipeline.wiring import Services, exchange_target, recorded, retry_policy
-from rules.devices import could_be_legacy, judge_device
+from rules.devices import devices_by_user, partnership_finding
 from rules.readiness import SIGNIN_LOGS_FINDING
 from rules.spray import attack_finding, merge_attack
 from store.staging import drop_leftovers
@@ -52,7 +52,8 @@ class Judgement:
     writes: int = 0
     devices: DeviceHarvest | None = None
     leftovers_dropped: int = 0
-    noted: Counter[str] = field(default_factory=Counter)
+    window_open: bool = False
+    """The window needs more runs: users were judged on what earlier windows brought."""
 
 
 async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) -> RunRecord:
@@ -77,7 +78,7 @@ async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) 
                 f"window {window.starts[LEGACY_STREAM]:%Y-%m-%d %H:%M} to {window.end:%Y-%m-%d %H:%M} UTC is still "
                 f"open after {window.pages} pages ({window.events} sign-ins): the next run continues it"
             )
-            judged = Judgement(await evaluate_users(svc, stamp))
+            judged = Judgement(await evaluate_users(svc, stamp), window_open=True)
         return _with_judgement(read, judged, writes, message, round((time.monotonic() - judging) * 1000))
 
     return await recorded(svc, "collect", now or utcnow(), body)
@@ -120,7 +121,7 @@ def _close_window(
     if window.segments:
         reader.staging.drop()
         writes += 1
-    leftovers = drop_leftovers(svc.tables, svc.settings.tenant_id, stamp)
+    leftovers = drop_leftovers(svc.service, svc.settings.tenant_id, stamp)
     return writes + leftovers, leftovers
 
 
@@ -164,7 +165,7 @@ def _with_judgement(read: StepResult, judged: Judgement, writes: int, message: s
     figures = replace(
         read.figures,
         statuses=StatusCounts.of(summary.statuses),
-        window_open=bool(message),
+        window_open=judged.window_open,
         evaluate_ms=evaluate_ms,
         modern_only_users=summary.modern_only_users,
         exchange_requests=harvest.requests if harvest is not None else 0,
@@ -204,17 +205,6 @@ async def _devices_for(
         harvest = await collect_devices(exchange_target(svc.settings), token, retry_policy(svc.settings))
     except DeviceCollectorError as exc:
         return None, svc.tenant.save_device_finding(DeviceFinding(readable=False, problem=exc.finding), stamp), None
-    by_user: dict[str, list[DeviceRecord]] = {}
-    for device in harvest.devices:
-        by_user.setdefault(device.user_id, []).append(device)
-    relevant = {uid: tuple(devs) for uid, devs in by_user.items() if any(could_be_legacy(d) for d in devs)}
-    stale_days = svc.settings.rules.stale_days
-    judged = [judge_device(d, stale_days, stamp) for devs in relevant.values() for d in devs]
-    finding = DeviceFinding(
-        readable=True,
-        devices=len(harvest.devices),
-        legacy=sum(1 for v in judged if v.reasons),
-        obsolete=sum(1 for v in judged if not v.active),
-        requests=harvest.requests,
-    )
+    relevant = devices_by_user(harvest.devices)
+    finding = partnership_finding(harvest.devices, relevant, harvest.requests, svc.settings.rules.stale_days, stamp)
     return harvest, svc.tenant.save_device_finding(finding, stamp), relevant

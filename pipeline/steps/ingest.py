@@ -134,7 +134,7 @@ class WindowReader:
         self.window = window
         self.streams = streams
         self.deadline = deadline
-        self.staging = StagingTable(svc.tables, svc.settings.tenant_id, window.window_id)
+        self.staging = StagingTable(svc.service, svc.settings.tenant_id, window.window_id)
         self.spray = SprayTracker.from_state(svc.settings.rules.spray_min_accounts, window.spray)
         self.stats = IngestStats()
         self._recent = RecentIds(window.recent)
