@@ -51,16 +51,19 @@ def run(
     settings = _settings()
     while True:
         try:
-            runs = asyncio.run(run_with_settings(settings, FULL_CYCLE))
+            runs, failure = asyncio.run(run_with_settings(settings, FULL_CYCLE)), None
         except StepFailedError as exc:
-            errors.print(f"[red]{exc}[/]", highlight=False)
-            raise typer.Exit(1) from exc
+            runs, failure = exc.runs, exc
         for record in runs:
             console.print(
                 f"{record.step:<10} {record.outcome:<9} pages={record.pages} events={record.events} "
                 f"writes={record.writes} emails={record.emails} {record.message}",
                 highlight=False,
+                markup=False,
             )
+        if failure is not None:
+            errors.print(str(failure), style="red", highlight=False, markup=False)
+            raise typer.Exit(1) from failure
         if once:
             return
         time.sleep(every * 60)

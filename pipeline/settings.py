@@ -110,28 +110,30 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     tenant_id = reader.required("LAM_TENANT_ID", _guid)
     graph_base_url = opt("LAM_GRAPH_BASE_URL", _service_url)
     graph_auth = opt("LAM_GRAPH_AUTH", _choice(GRAPH_AUTH_MODES))
-    if graph_auth == "none" and graph_base_url and not is_loopback_url(graph_base_url):
+    if graph_auth == "none" and "LAM_GRAPH_BASE_URL" not in reader.bad and not is_loopback_url(graph_base_url):
         reader.problems.append(
             "LAM_GRAPH_AUTH: 'none' sends no token and is only allowed with a loopback "
             f"LAM_GRAPH_BASE_URL (got {graph_base_url!r})"
         )
-    connection_string = reader.secret("LAM_TABLES_CONNECTION_STRING")
+    connection_string = reader.secret("LAM_TABLES_CONNECTION_STRING", _connection_string_problem)
     tables_endpoint = opt("LAM_TABLES_ENDPOINT", _service_url)
     if connection_string and tables_endpoint:
         reader.problems.append(
             "LAM_TABLES_CONNECTION_STRING / LAM_TABLES_ENDPOINT: set only one of them "
             "(the endpoint uses the managed identity)"
         )
-    elif not connection_string and not tables_endpoint and "LAM_TABLES_ENDPOINT" not in reader.bad:
+    elif (
+        not connection_string
+        and not tables_endpoint
+        and not {"LAM_TABLES_ENDPOINT", "LAM_TABLES_CONNECTION_STRING"} & reader.bad
+    ):
         reader.problems.append(
             "LAM_TABLES_CONNECTION_STRING / LAM_TABLES_ENDPOINT: one of them is required "
             "(a connection string for Azurite, or the table endpoint for the managed identity)"
         )
     notify_mode = opt("LAM_NOTIFY_MODE", _choice(NOTIFY_MODES))
     acs_endpoint = opt("LAM_ACS_ENDPOINT", _service_url)
-    acs_key = reader.secret("LAM_ACS_KEY")
-    if acs_key is not None and not _is_base64(acs_key):
-        reader.problems.append("LAM_ACS_KEY: must be the base64 access key of the Communication Services resource")
+    acs_key = reader.secret("LAM_ACS_KEY", _acs_key_problem)
     sender = opt("LAM_SENDER_ADDRESS", _email)
     if notify_mode == "live" and not acs_endpoint and "LAM_ACS_ENDPOINT" not in reader.bad:
         reader.problems.append("LAM_ACS_ENDPOINT: required when LAM_NOTIFY_MODE is 'live'")
@@ -225,8 +227,15 @@ class _Reader:
         parsed = self._parse(name, raw, parse)
         return default if parsed is None else parsed
 
-    def secret(self, name: str) -> str | None:
-        return self._raw(name)
+    def secret(self, name: str, check: Callable[[str], str] | None = None) -> str | None:
+        """A secret: like any setting, but a problem is reported without its value (logs keep errors)."""
+        raw = self._raw(name)
+        problem = check(raw) if raw is not None and check is not None else ""
+        if problem:
+            self.problems.append(f"{name}: {problem} (the value is not shown: it is a secret)")
+            self.bad.add(name)
+            return None
+        return raw
 
     def _parse(self, name: str, raw: str, parse: Callable[[str], T]) -> T | None:
         try:
@@ -247,6 +256,10 @@ def _service_url(raw: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ValueError("must be an absolute https:// URL")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is asked for it
+    except ValueError:
+        raise ValueError("the port must be a number from 0 to 65535") from None
     if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
         raise ValueError("plain http is only allowed for loopback addresses; use https://")
     if parts.query or parts.fragment:
@@ -367,6 +380,39 @@ def _protocols(raw: str) -> tuple[str, ...]:
             + (f"; unknown: {', '.join(unknown)}" if unknown else "")
         )
     return tuple(items)
+
+
+CONNECTION_STRING_KEYS = frozenset(
+    {
+        "defaultendpointsprotocol", "accountname", "accountkey", "endpointsuffix", "sharedaccesssignature",
+        "tableendpoint", "blobendpoint", "queueendpoint", "fileendpoint", "tablesecondaryendpoint",
+        "blobsecondaryendpoint", "queuesecondaryendpoint", "filesecondaryendpoint",
+        "usedevelopmentstorage", "developmentstorageproxyuri",
+    }
+)  # fmt: skip
+"""The keys of an Azure Storage connection string (Microsoft Learn: "Configure Azure Storage connection strings")."""
+
+
+def _connection_string_problem(raw: str) -> str:
+    """Why this is not a storage connection string (empty: it looks like one), naming keys, never values."""
+    pairs = [part.partition("=") for part in raw.split(";") if part.strip()]
+    if any(not sep or not key.strip() for key, sep, _ in pairs):
+        return "must be a storage connection string of Key=Value pairs separated by ';'"
+    keys = {key.strip().casefold(): value.strip() for key, _, value in pairs}
+    unknown = sorted(set(keys) - CONNECTION_STRING_KEYS)
+    if unknown:
+        return f"unknown connection string key(s): {', '.join(unknown)}"
+    if keys.get("usedevelopmentstorage", "").casefold() == "true":
+        return ""
+    if "accountname" in keys and "accountkey" in keys:
+        return "" if _is_base64(keys["accountkey"]) else "AccountKey must be the base64 account key"
+    if "sharedaccesssignature" in keys and "tableendpoint" in keys:
+        return ""
+    return "needs AccountName and AccountKey, TableEndpoint and SharedAccessSignature, or UseDevelopmentStorage=true"
+
+
+def _acs_key_problem(raw: str) -> str:
+    return "" if _is_base64(raw) else "must be the base64 access key of the Communication Services resource"
 
 
 def _is_base64(value: str) -> bool:

@@ -34,9 +34,12 @@ from store.users import UserRepository
 
 
 class StepFailedError(RuntimeError):
-    def __init__(self, run: RunRecord) -> None:
-        self.run = run
-        super().__init__(f"step {run.step!r} failed: {run.message}")
+    """One or more steps failed; ``runs`` are all the runs made (each recorded), failed or not."""
+
+    def __init__(self, runs: list[RunRecord]) -> None:
+        self.runs = runs
+        self.failed = [run for run in runs if run.outcome == "failed"]
+        super().__init__("; ".join(f"step {run.step!r} failed: {run.message}" for run in self.failed))
 
 
 @dataclass
@@ -134,7 +137,7 @@ async def recorded(
         failed = replace(partial, message=f"{type(exc).__name__}: {exc}")
         run = RunRecord.of(step, now, utcnow(), "failed", failed)
         svc.runs.record(run)
-        raise StepFailedError(run) from exc
+        raise StepFailedError([run]) from exc
     run = RunRecord.of(step, now, utcnow(), "succeeded", result)
     svc.runs.record(run)
     return run
@@ -144,10 +147,23 @@ Step = Callable[[Services, datetime | None], Awaitable[RunRecord]]
 
 
 async def run_with_settings(settings: Settings, steps: list[Step], now: datetime | None = None) -> list[RunRecord]:
-    """Build the I/O shell, run the steps in order with one clock reading, and always close it."""
+    """Build the I/O shell, run the steps in order with one clock reading, and always close it.
+
+    A failed step does not stop the ones after it (each works from what is stored: a failed Apple-app
+    check still lets the sign-ins be collected); the failures are raised together at the end."""
     svc = Services.from_settings(settings)
     stamp = now or utcnow()
+    runs: list[RunRecord] = []
+    failures: list[StepFailedError] = []
     try:
-        return [await step(svc, stamp) for step in steps]
+        for step in steps:
+            try:
+                runs.append(await step(svc, stamp))
+            except StepFailedError as exc:
+                runs.extend(exc.runs)
+                failures.append(exc)
     finally:
         await svc.close()
+    if failures:
+        raise StepFailedError(runs) from failures[0]
+    return runs

@@ -243,3 +243,31 @@ def test_a_graph_failure_is_a_failed_run_never_an_empty_result(
     del scenario.faults["signIns"]  # licensed now: the next run collects and the finding goes away
     cycle(settings, NOW + timedelta(minutes=30), steps=[collect_and_evaluate_step])
     assert "signin_logs" not in {f.name for f in StateTables.open(settings).findings([])}
+
+
+def test_a_failed_apple_app_check_does_not_stop_the_cycle(
+    tenant_id: str, start_sim: StartSim, azurite: Azurite
+) -> None:
+    """Graph refuses the Apple-app check (the identity lacks Application.Read.All): the sign-ins are still
+    collected and the users judged; no email goes out while the app's consent is unknown; the cycle fails."""
+    scenario = tenant(tenant_id)
+    alice = add_user(scenario, "alice")
+    legacy_signins(scenario, alice, NOW - timedelta(hours=1), 3)
+    scenario.faults["servicePrincipals"] = {
+        "status": 403,
+        "code": "Authorization_RequestDenied",
+        "message": "Insufficient privileges to complete the operation.",
+    }
+    sim = start_sim(scenario)
+    settings = sim_settings(sim, azurite)
+    with pytest.raises(StepFailedError) as info:
+        cycle(settings)
+    assert str(info.value).startswith("step 'apple-app' failed: GraphError: Graph answered 403 Authorization_Request")
+    assert [(r.step, r.outcome) for r in info.value.runs] == [
+        ("apple-app", "failed"),
+        ("collect", "succeeded"),
+        ("notify", "succeeded"),
+    ]
+    assert users(settings)[alice["id"]].verdict.status == "legacy_active"
+    assert outbox_messages(sim.state.outbox) == []
+    assert info.value.runs[2].message == "emails held: the Apple app is missing or has no admin consent"

@@ -99,3 +99,49 @@ def test_lists_are_parsed_and_normalised() -> None:
     )
     assert settings.rules.excluded_upns == {"room.a@contoso.example", "svc@contoso.example"}
     assert settings.legacy_protocols == ("IMAP4", "POP3")
+
+
+# Shapes from Microsoft's "Configure a connection string" (MicrosoftDocs/azure-docs,
+# articles/storage/common/storage-configure-connection-string.md): Azurite's well-known account, an
+# account key, a SAS with an explicit endpoint, and the emulator shortcut. The key below is Azurite's
+# published development key, not a secret.
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+VALID_CONNECTION_STRINGS = [
+    "UseDevelopmentStorage=true",
+    f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
+    "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;",
+    f"DefaultEndpointsProtocol=https;AccountName=stlam;AccountKey={AZURITE_KEY};EndpointSuffix=core.windows.net",
+    "TableEndpoint=https://stlam.table.core.windows.net/;SharedAccessSignature=sv=2022-11-02&ss=t&sig=abc",
+]
+
+
+@pytest.mark.parametrize("connection_string", VALID_CONNECTION_STRINGS)
+def test_storage_connection_strings_in_their_documented_shapes_are_accepted(connection_string: str) -> None:
+    settings = load_settings({**BASE, "LAM_TABLES_CONNECTION_STRING": connection_string})
+    assert settings.tables_connection_string == connection_string
+
+
+@pytest.mark.parametrize(
+    ("connection_string", "expected"),
+    [
+        ("garbage", "must be a storage connection string of Key=Value pairs separated by ';'"),
+        ("AccountName=stlam;Password=hunter2", "unknown connection string key(s): password"),
+        (
+            "AccountName=stlam;EndpointSuffix=core.windows.net",
+            "needs AccountName and AccountKey, TableEndpoint and SharedAccessSignature, or UseDevelopmentStorage=true",
+        ),
+        ("AccountName=stlam;AccountKey=not base64!", "AccountKey must be the base64 account key"),
+    ],
+)
+def test_a_wrong_connection_string_is_named_without_showing_it(connection_string: str, expected: str) -> None:
+    message = problems({**BASE, "LAM_TABLES_CONNECTION_STRING": connection_string})
+    assert f"LAM_TABLES_CONNECTION_STRING: {expected} (the value is not shown: it is a secret)" in message
+    assert "one of them is required" not in message  # one problem, said once
+    for secret_part in ("hunter2", "not base64!", "garbage"):
+        assert secret_part not in message.replace(expected, "")
+
+
+def test_a_url_with_an_impossible_port_is_refused_once() -> None:
+    message = problems({**BASE, "LAM_GRAPH_BASE_URL": "https://graph.microsoft.com:99999", "LAM_GRAPH_AUTH": "none"})
+    assert message.count("\n  ") == 1, message  # only the URL itself, not a second error about the default
+    assert "LAM_GRAPH_BASE_URL: the port must be a number from 0 to 65535" in message
