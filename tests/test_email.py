@@ -46,7 +46,7 @@ def test_display_names_with_markup_are_escaped_in_html_and_kept_in_text() -> Non
 
 def test_the_message_names_the_device_the_date_and_the_steps() -> None:
     email = compose_remediation(legacy_user("Zoë", "Apple-iPhone14C2/2004.47"), SETTINGS)
-    assert email.subject == "Action needed: reconnect your work email on iPhone (iOS 16, build 20D47)"
+    assert email.subject == "Action needed: reconnect your work email on iPhone 13 Pro (iOS 16.3, build 20D47)"
     assert "last seen 2026-11-19" in email.text
     assert "1. Open Settings > Mail > Accounts." in email.text
     assert "Apple Internet Accounts" in email.text

@@ -63,8 +63,8 @@ def test_the_users_language_then_country_then_default(
 def test_english_and_german_for_the_same_verdict() -> None:
     english = compose_remediation(person("en-US", "US"), MessagePolicy())
     german = compose_remediation(person("de-DE", "DE"), MessagePolicy())
-    assert english.subject == "Action needed: reconnect your work email on iPhone (iOS 12, build 16D57)"
-    assert german.subject == "Bitte handeln: Dienst-E-Mail auf iPhone (iOS 12, build 16D57) neu verbinden"
+    assert english.subject == "Action needed: reconnect your work email on iPhone 7 (iOS 12.1.4, build 16D57)"
+    assert german.subject == "Bitte handeln: Dienst-E-Mail auf iPhone 7 (iOS 12.1.4, build 16D57) neu verbinden"
     assert "1. Öffnen Sie Einstellungen > Mail > Accounts." in german.text
     assert "Open Settings" not in german.text and "Öffnen" not in english.text  # whole, never half
     assert '<html lang="de">' in german.html
