@@ -52,6 +52,11 @@ _THIRD_PARTY = (
     (re.compile(r"^MSFT-WP/(?P<version>[\d.]+)"), "Windows Phone Mail", "windows"),
 )
 _OUTLOOK_MOBILE = re.compile(r"Outlook-(iOS|Android)", re.IGNORECASE)
+_MAC_ANYWHERE = re.compile(r"\bMac[ _+]OS[ _+]X/(?P<version>\d+(?:[._]\d+)*)(?:\s*\((?P<build>[^)]*)\))?")
+_IPHONE_DAVKIT = re.compile(r"\biPhone/(?P<version>\d+(?:\.\d+)*)(?:\s+(?P<build>\d{1,2}[A-Z]\d+[a-z]?))?")
+_DATA_ACCESS = re.compile(r"^DataAccess/[\d.]+ \((?P<build>\d{1,2}[A-Z]\d+[a-z]?)\)")
+_DARWIN_MAC = re.compile(r"\bDarwin/(?P<major>\d+)\.(?P<minor>\d+)[\d.]*\s*\((?:i386|x86_64)\)")
+_ANDROID_WORD = re.compile(r"\(Android\)|\bAndroid\b")
 
 _FAMILY_PLATFORM = {"iPhone": "ios", "iPod": "ios", "iPad": "ipados", "Watch": "ios"}
 _CLEAR_PLATFORM = {"ios": "ios", "iphone os": "ios", "ipados": "ipados"}
@@ -139,11 +144,36 @@ def _parse(text: str) -> DeviceInfo:
     match = _APPLE_EAS.search(text)
     if match:
         return _apple_eas(match)
-    for parse in (_apple_clear, _android, _vendor, _third_party):
+    for parse in (_apple_clear, _android, _vendor, _third_party, _apple_other):
         found = parse(text)
         if found is not None:
             return found
     return UNKNOWN
+
+
+def _apple_other(text: str) -> DeviceInfo | None:
+    """Apple's other frameworks: a ``Mac OS X/`` token anywhere (iCal, Address Book), old DAVKit iPhones,
+    ``DataAccess/`` with a build, and Address Book on Darwin (Darwin 10 = Mac OS X 10.6)."""
+    match = _MAC_ANYWHERE.search(text)
+    if match:
+        major, minor, patch = _split(apple_data.version_tuple(match["version"].replace("_", ".")))
+        build = (match["build"] or "").strip() or None
+        return DeviceInfo("macos", "Mac", build, major, minor, "Apple (DAV)", os_patch=patch)
+    match = _IPHONE_DAVKIT.search(text)
+    if match:
+        stated = apple_data.version_tuple(match["version"])
+        return _with_apple_build(DeviceInfo("ios", client="Apple (DAV)"), match["build"], stated)
+    match = _DATA_ACCESS.match(text)
+    if match:
+        return _with_apple_build(DeviceInfo("ios", client="Apple (DAV)"), match["build"])
+    match = _DARWIN_MAC.search(text)
+    if match and 9 <= int(match["major"]) <= 19:
+        return DeviceInfo(
+            "macos", "Mac", None, 10, int(match["major"]) - 4, "Apple (DAV)", os_patch=int(match["minor"])
+        )
+    if _ANDROID_WORD.search(text):
+        return DeviceInfo("android", client="Android app")
+    return None
 
 
 def _apple_eas(match: re.Match[str]) -> DeviceInfo:
