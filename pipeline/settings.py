@@ -83,9 +83,6 @@ class Settings:
     graph_timeout_seconds: float = 120.0
     collect_max_seconds: int = 1500
     """How long one collect run reads before it saves its place and leaves the rest to the next run."""
-    licence_retry_seconds: tuple[float, ...] = (15.0, 45.0, 90.0)
-    """Waits before asking again when Graph answers 403 "no premium licence" (it does so, now and then, to
-    tenants that have P1/P2): the run concludes only after the last."""
     checkpoint_pages: int = 50
     """Pages between two checkpoints of an open window (cursor + partial aggregates)."""
 
@@ -190,7 +187,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         graph_max_retries=opt("LAM_GRAPH_MAX_RETRIES", _int_between(0, 20)),
         graph_timeout_seconds=opt("LAM_GRAPH_TIMEOUT_SECONDS", _seconds_between(0.1, 600)),
         collect_max_seconds=opt("LAM_COLLECT_MAX_SECONDS", _int_between(1, 86400)),
-        licence_retry_seconds=opt("LAM_LICENCE_RETRY_SECONDS", _wait_list),
         checkpoint_pages=opt("LAM_CHECKPOINT_PAGES", _int_between(1, 1000)),
     )
     if reader.problems:
@@ -320,16 +316,6 @@ def _day_list(raw: str) -> tuple[int, ...]:
     if any(d < 1 for d in days) or list(days) != sorted(set(days)):
         raise ValueError("days must be positive and increasing, e.g. 3,7")
     return days
-
-
-def _wait_list(raw: str) -> tuple[float, ...]:
-    try:
-        waits = tuple(float(item) for item in raw.split(",") if item.strip())
-    except ValueError:
-        raise ValueError("must be seconds separated by commas, e.g. 15,45,90") from None
-    if any(not 0 <= w <= 600 for w in waits) or len(waits) > 10:
-        raise ValueError("at most 10 waits, each between 0 and 600 seconds")
-    return waits
 
 
 def _address_list(raw: str) -> tuple[str, ...]:

@@ -78,7 +78,6 @@ def sim_env(sim: SimServer, azurite: Azurite, **overrides: str) -> dict[str, str
         "LAM_SEND_PER_MINUTE": "1000",
         "LAM_SEND_PER_HOUR": "100000",
         "LAM_SIGNINS_RATE_LIMIT": f"{limit}/{sim.state.throttle_window:g}s",  # the simulator's own throttle
-        "LAM_LICENCE_RETRY_SECONDS": "0.05,0.1,0.2",  # Graph's passing 403s, asked again at test speed
     }
     env.update(overrides)
     return env

@@ -31,6 +31,9 @@ from rules.spray import attack_finding, merge_attack
 from store.staging import drop_leftovers
 
 NO_PREMIUM_LICENCE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+LICENCE_RETRY_WINDOWS = (1.5, 4.5, 9.0)
+"""Waits before asking Graph again after a 403 "no premium licence", in windows of the sign-in request budget
+(LAM_SIGNINS_RATE_LIMIT, 10 s on Graph: 15 s, 45 s, 90 s): the run concludes only after the last."""
 NOT_RECORDS = frozenset({"duplicate", "empty_page", "cursor_expired", "licence_refusal_retried"})
 """Noted in the run's figures, but not skipped records: a duplicate was counted before."""
 
@@ -64,7 +67,7 @@ async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) 
         reader = WindowReader(svc, window, streams, time.monotonic() + svc.settings.collect_max_seconds)
         graph_before, started = replace(svc.graph.stats), time.monotonic()
         try:
-            complete = await _read_through_licence_refusals(reader, svc.settings.licence_retry_seconds)
+            complete = await _read_through_licence_refusals(reader, licence_retry_waits(svc))
         except GraphError as exc:
             read = _read_result(reader, _graph_cost(svc.graph.stats, graph_before), started)
             raise _collection_failure(svc, stamp, window, exc, read) from exc
@@ -83,6 +86,11 @@ async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) 
         return _with_judgement(read, judged, writes, message, round((time.monotonic() - judging) * 1000))
 
     return await recorded(svc, "collect", now or utcnow(), body)
+
+
+def licence_retry_waits(svc: Services) -> tuple[float, ...]:
+    _, window = svc.settings.signins_rate_limit
+    return tuple(factor * window for factor in LICENCE_RETRY_WINDOWS)
 
 
 async def _read_through_licence_refusals(reader: WindowReader, waits: tuple[float, ...]) -> bool:
@@ -147,8 +155,8 @@ def _collection_failure(
 ) -> StepError:
     if exc.code == NO_PREMIUM_LICENCE:
         svc.tenant.save_signin_logs(False, stamp)
-        waits = svc.settings.licence_retry_seconds
-        tried = f" (asked {len(waits) + 1} times over {sum(waits):g} s)"
+        waits = licence_retry_waits(svc)
+        tried = f" (asked {len(waits) + 1} times over {sum(waits):.0f} s)"
         finding = SIGNIN_LOGS_FINDING
         return SignInLogsUnavailableError(f"{finding.summary}{tried} {finding.action}", read)
     saved = f"Page {window.pages} of the window is saved; the next run resumes there" if window.stored else ""
