@@ -149,9 +149,7 @@ def test_without_a_user_agent_a_device_is_still_a_device_and_a_spray_still_an_at
     asyncio.run(run_with_settings(settings, FULL_CYCLE, NOW))
 
     state = users(settings)
-    judged = {
-        person["displayName"]: state[str(person["id"])].verdict for person in (phone, laptop, brute, *victims)
-    }
+    judged = {person["displayName"]: state[str(person["id"])].verdict for person in (phone, laptop, brute, *victims)}
     assert state[str(phone["id"])].evidence.user_agent == ""  # v1.0 really had none
     assert judged["Phone"].status == "legacy_active"
     assert judged["Phone"].reasons == ("legacy_signin_failed", "device_without_user_agent")
