@@ -13,12 +13,9 @@ The steps and where they live:
 from __future__ import annotations
 
 from rules import links
-from rules.devices import reaches_modern_auth
+from rules.devices import MODERN_AUTH_IOS, reaches_modern_auth
 from rules.rule import Reason, Rule
 from rules.user_agent import APPLE_PLATFORMS, DeviceInfo
-
-MODERN_AUTH_IOS = 12
-"""The first iOS whose Mail signs in to Exchange Online with modern authentication."""
 
 RULE = Rule(
     name="advice",

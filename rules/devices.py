@@ -18,7 +18,7 @@ IOS12_RELEASED = datetime(2018, 9, 17, tzinfo=UTC)
 MIN_EAS_PROTOCOL = (16, 1)
 """Exchange Online refuses EAS protocol versions below 16.1 since March 2026."""
 APPLE_TYPES = ("iphone", "ipad", "ipod")
-MODERN_AUTH_IOS = (12,)
+MODERN_AUTH_IOS = 12
 """Apple Mail signs in to Exchange Online with modern authentication from iOS 12."""
 
 RULE = Rule(
@@ -131,7 +131,7 @@ def reaches_modern_auth(device: DeviceInfo) -> bool | None:
     """Can this hardware run iOS 12, where Mail signs in with modern authentication? None when unknown."""
     if device.max_os is None:
         return True if device.model_id else None
-    return device.max_os[:1] >= MODERN_AUTH_IOS
+    return device.max_os[0] >= MODERN_AUTH_IOS
 
 
 def describe_device(state: UserState) -> str:

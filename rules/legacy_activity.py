@@ -17,7 +17,7 @@ from core.config import RuleConfig
 from core.records import OTHER, Evidence
 from rules import links
 from rules.rule import Reason, Rule
-from rules.signals import NO_AGENT, distinct_hours, is_mail_client, system_platform
+from rules.signals import NO_AGENT, is_mail_client, system_platform
 
 RECURRING_HOURS = 3
 """Attempts in this many different hours are a client retrying on its own schedule, not one burst."""
@@ -149,17 +149,12 @@ def signature(evidence: Evidence) -> Signature:
     return Signature("behaviour", max(evidence.legacy_total - evidence.spray_failures, 0))
 
 
-def device_attempts(evidence: Evidence) -> int:
-    """Attempts of the device's signature, less those that came from spray sources."""
-    return signature(evidence).attempts
-
-
 def device_marks(evidence: Evidence, found: Signature) -> tuple[str, ...]:
     """A device's marks besides its agent: refused by policy, retrying over hours, a mail platform."""
     marks = []
     if evidence.legacy_failure and evidence.credential_failures == 0:
         marks.append("policy_refusal")
-    if distinct_hours(evidence.hours) >= RECURRING_HOURS:
+    if len(evidence.hours) >= RECURRING_HOURS:  # a capped map keeps 15 hours and "the rest": still >= 3
         marks.append("recurring")
     if found.platform:
         marks.append("mail_platform")

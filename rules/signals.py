@@ -74,8 +74,3 @@ def system_platform(key: str) -> str | None:
     if any(marker in browser.casefold() for marker in SCRIPT_BROWSERS):
         return None
     return platform_of_system(system)
-
-
-def distinct_hours(hours: dict[str, int]) -> int:
-    """How many different hours saw attempts (a capped map keeps 15 hours and sums the rest: "16 or more")."""
-    return len(hours)

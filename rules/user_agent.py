@@ -233,9 +233,7 @@ def _major_of_build(build: str) -> tuple[int, ...] | None:
     if digits is None:
         return None
     major_build = int(digits[0])
-    if 7 <= major_build <= 14:
-        return (major_build - 4,)
-    if 15 <= major_build <= 22:
+    if 7 <= major_build <= 22:
         return (major_build - 4,)
     if major_build == 23:
         return (26,)
