@@ -17,7 +17,7 @@ from core.config import RuleConfig
 from core.records import OTHER, Evidence
 from rules import links
 from rules.rule import Reason, Rule
-from rules.signals import NO_AGENT, is_mail_client, system_platform
+from rules.signals import NO_AGENT, is_mail_client, refused_by_policy, system_platform
 
 RECURRING_HOURS = 3
 """Attempts in this many different hours are a client retrying on its own schedule, not one burst."""
@@ -152,7 +152,7 @@ def signature(evidence: Evidence) -> Signature:
 def device_marks(evidence: Evidence, found: Signature) -> tuple[str, ...]:
     """A device's marks besides its agent: refused by policy, retrying over hours, a mail platform."""
     marks = []
-    if evidence.legacy_failure and evidence.credential_failures == 0:
+    if refused_by_policy(evidence.failure_codes, evidence.credential_failures):
         marks.append("policy_refusal")
     if len(evidence.hours) >= RECURRING_HOURS:  # a capped map keeps 15 hours and "the rest": still >= 3
         marks.append("recurring")

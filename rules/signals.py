@@ -29,6 +29,9 @@ POLICY_ERROR_CODES = frozenset(
         50097,  # device authentication required
         50131,  # the device is not in the required state
         530003,  # the device must be managed
+        50076,  # multi-factor authentication required (after the password was accepted)
+        50079,  # the user must enrol for multi-factor authentication
+        50158,  # an external security challenge was not satisfied
     }
 )
 """Refusals decided by policy after the password was checked: whoever sent it knew the password."""
@@ -37,6 +40,13 @@ NO_AGENT = "(none)"
 """The key under which attempts without a user agent are counted (v1.0 has no userAgent at all)."""
 SCRIPT_BROWSERS = ("python", "curl", "go-http-client", "okhttp", "java/", "powershell", "wget", "axios", "node")
 """deviceDetail.browser values of scripts and HTTP libraries: not a phone's mail app."""
+
+
+def refused_by_policy(failure_codes: dict[str, int], credential_failures: int) -> bool:
+    """Failures that policy refused after the password was accepted, and none that guessed it wrong."""
+    return credential_failures == 0 and any(
+        code.isdigit() and int(code) in POLICY_ERROR_CODES for code in failure_codes
+    )
 
 
 @functools.lru_cache(maxsize=1 << 16)

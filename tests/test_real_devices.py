@@ -19,6 +19,7 @@ from devstack.simulator import SimServer
 from pipeline.cycle import FULL_CYCLE, collect_and_evaluate_step, run_with_settings
 from pipeline.wiring import StateTables
 from rules import status
+from rules.legacy_activity import classify
 from sim.graph_shapes import sign_in
 from sim.scenario import Scenario
 from tests.conftest import NOW, outbox_messages, plain_text, sim_settings
@@ -220,3 +221,38 @@ def test_a_syncing_legacy_partnership_behind_attack_like_failures_is_legacy_acti
     assert verdict.reasons == ("legacy_signin_failed", *targeted, "pre_ios12_profile")
     assert verdict.advice == ("migration_blocked", "remove_and_readd", "clear_safari_data", "path_mail_accounts")
     assert "status@2" in status.RULE_VERSION
+
+
+def no_agent(codes: dict[str, int], *, networks: int = 1, hours: int = 4, system: str = "Ios / ") -> Evidence:
+    """Failures as v1.0 shows them: no user agent, only deviceDetail, codes, networks and hours."""
+    total = sum(codes.values())
+    credential = sum(n for code, n in codes.items() if code == "50126")
+    return Evidence(
+        legacy_failure=total,
+        failure_codes=codes,
+        agents={"(none)": total},
+        networks={f"198.51.{n}.0/24": 1 for n in range(networks)},
+        countries={"US": total},
+        systems={system: total} if system else {},
+        hours={f"2026-11-19T{h:02d}": 1 for h in range(hours)},
+        credential_failures=credential,
+    )
+
+
+@pytest.mark.parametrize(
+    ("evidence", "verdict"),
+    [
+        (no_agent({"53003": 4}), "legacy_active"),  # refused by policy, every few hours, an iPhone
+        (no_agent({"53003": 4}, system=""), "legacy_active"),  # no deviceDetail either: policy + rhythm
+        (no_agent({"50126": 4}), "legacy_active"),  # an old password, every few hours, an iPhone, one network
+        (no_agent({"50126": 4}, hours=1), "attack_suspected"),  # one burst of wrong passwords
+        (no_agent({"50126": 4}, system="Windows 10 / Python Requests 2.31"), "attack_suspected"),  # a script
+        (no_agent({"53003": 4}, networks=6), "attack_suspected"),  # not one steady network
+        (no_agent({"50155": 4}, hours=1, system=""), "attack_suspected"),  # nothing marks a device
+    ],
+)
+def test_a_device_without_a_user_agent_is_judged_by_what_the_sign_in_carries(evidence: Evidence, verdict: str) -> None:
+    status_, reasons = classify(evidence, RuleConfig())
+    assert status_ == verdict, reasons
+    if verdict == "legacy_active":
+        assert reasons == ("legacy_signin_failed", "device_without_user_agent")
