@@ -185,6 +185,7 @@ def signin_from(
             user_agent=_text(user_agent),
             operating_system=_text(device.get("operatingSystem")) if isinstance(device, dict) else "",
             country=_text(location.get("countryOrRegion")) if isinstance(location, dict) else "",
+            browser=_text(device.get("browser")) if isinstance(device, dict) else "",
         ),
         "",
     )

@@ -37,6 +37,8 @@ class SignInEvent:
     user_agent: str = ""
     operating_system: str = ""
     country: str = ""
+    browser: str = ""
+    """deviceDetail.browser: with operatingSystem, what v1.0 still says about the client without a user agent."""
 
     @property
     def succeeded(self) -> bool:
@@ -133,6 +135,10 @@ class Evidence:
     networks: dict[str, int] = field(default_factory=dict)
     """Legacy attempts per source network (IPv4 /24, IPv6 /48): counts, never a list of addresses."""
     countries: dict[str, int] = field(default_factory=dict)
+    systems: dict[str, int] = field(default_factory=dict)
+    """Legacy attempts per deviceDetail "operatingSystem / browser": the device's mark when there is no agent."""
+    hours: dict[str, int] = field(default_factory=dict)
+    """Legacy attempts per UTC hour ("2026-11-20T13"): a device retries over many hours, a burst fills one."""
     credential_failures: int = 0
     """Failed legacy attempts with a wrong-credential error (what password spray produces)."""
     spray_failures: int = 0
@@ -162,6 +168,8 @@ class Evidence:
             agents=_add_counts(self.agents, newer.agents),
             networks=_add_counts(self.networks, newer.networks),
             countries=_add_counts(self.countries, newer.countries),
+            systems=_add_counts(self.systems, newer.systems),
+            hours=_add_counts(self.hours, newer.hours),
             credential_failures=self.credential_failures + newer.credential_failures,
             spray_failures=self.spray_failures + newer.spray_failures,
         )

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.clock import parse_graph_time, utcnow
+from core.constants import EXCHANGE_ACTIVESYNC
 from core.records import UserState
 from devstack.azurite import ROOT, Azurite
 from devstack.simulator import SimServer
@@ -25,7 +26,7 @@ from pipeline.cycle import FULL_CYCLE, StepFailedError, run_with_settings
 from pipeline.settings import load_settings
 from pipeline.wiring import StateTables
 from report.users import status_counts, user_rows
-from sim.demo_tenant import DOMAIN, build_demo_tenant
+from sim.demo_tenant import DOMAIN, EXCHANGE_WEB_SERVICES, build_demo_tenant
 from sim.scenario import Scenario
 
 DEMO_DIR = ROOT / ".demo"
@@ -57,6 +58,8 @@ def run_demo(console: Console, fresh: bool = False, demo_dir: Path = DEMO_DIR, c
                 "LAM_NOTIFY_MODE": "live",
                 "LAM_OUTBOX_DIR": str(outbox),
                 "LAM_COLLECT_DEVICES": "true",
+                # Mac Mail speaks Exchange Web Services, not ActiveSync: watch both.
+                "LAM_LEGACY_PROTOCOLS": f"{EXCHANGE_ACTIVESYNC},{EXCHANGE_WEB_SERVICES}",
                 # The simulator is not ACS: no quota to respect, so the demo mails everyone in one run.
                 "LAM_SEND_PER_MINUTE": "1000",
                 "LAM_SEND_PER_HOUR": "100000",
@@ -132,6 +135,10 @@ def check_against_truth(scenario: Scenario, states: dict[str, UserState], outbox
             problems.append(f"user {user_id}: status {got}, expected {expected}")
     for user_id in states.keys() - scenario.expected.keys():
         problems.append(f"user {user_id} is tracked but has no legacy activity in the tenant")
+    for user_id, code in scenario.advice.items():
+        advice = states[user_id].verdict.advice if user_id in states else ()
+        if code not in advice:
+            problems.append(f"user {user_id}: advice {list(advice)}, expected it to include {code}")
     should_mail = {_address(u) for u in scenario.users if u["id"] in scenario.mailed}
     mailed = _recipients(outbox)
     for address, count in mailed.items():

@@ -98,6 +98,7 @@ def compose_remediation(
         "is_other_client": "readd_with_modern_auth" in state.verdict.advice,
         "update_first": "update_ios_first" in state.verdict.advice,
         "clear_safari": "clear_safari_data" in state.verdict.advice,
+        "advice": state.verdict.advice,
         "last_seen": last_seen.strftime("%Y-%m-%d") if last_seen else "",
         "reminder": reminder,
         "first_sent": first_sent.strftime("%Y-%m-%d") if first_sent else "",

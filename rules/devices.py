@@ -11,13 +11,15 @@ from core.findings import DeviceFinding
 from core.records import DeviceRecord, UserState
 from rules import links
 from rules.rule import Reason, Rule
-from rules.user_agent import parse_user_agent
+from rules.user_agent import DeviceInfo, from_device_detail, parse_user_agent
 
 IOS12_RELEASED = datetime(2018, 9, 17, tzinfo=UTC)
 """A partnership first synced before this was set up with basic auth and keeps it across upgrades."""
 MIN_EAS_PROTOCOL = (16, 1)
 """Exchange Online refuses EAS protocol versions below 16.1 since March 2026."""
 APPLE_TYPES = ("iphone", "ipad", "ipod")
+MODERN_AUTH_IOS = 12
+"""Apple Mail signs in to Exchange Online with modern authentication from iOS 12."""
 
 RULE = Rule(
     name="device_partnerships",
@@ -119,12 +121,25 @@ def primary_user_agent(state: UserState) -> str:
     return partnership.user_agent if partnership else state.evidence.user_agent
 
 
+def seen_device(user_agent: str, device_os: str = "") -> DeviceInfo:
+    """The device behind a sign-in: its user agent, else what deviceDetail.operatingSystem says (v1.0)."""
+    device = parse_user_agent(user_agent)
+    return device if device.platform != "unknown" else from_device_detail(device_os)
+
+
+def reaches_modern_auth(device: DeviceInfo) -> bool | None:
+    """Can this hardware run iOS 12, where Mail signs in with modern authentication? None when unknown."""
+    if device.max_os is None:
+        return True if device.model_id else None
+    return device.max_os[0] >= MODERN_AUTH_IOS
+
+
 def describe_device(state: UserState) -> str:
-    """How the user knows the device: "iPhone 8, first synced 2017-03-02" or "iPhone (iOS 16, build 20D47)"."""
+    """How the user knows the device: "iPhone 8, first synced 2017-03-02" or "iPhone 5s (iOS 12.5.7, build 16H81)"."""
     partnership = _reason_partnership(state)
     if partnership is not None:
         return partnership.label
-    device = parse_user_agent(state.evidence.user_agent)
+    device = seen_device(state.evidence.user_agent, state.evidence.device_os)
     return device.label if device.platform != "unknown" else ""
 
 

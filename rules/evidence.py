@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 
 from core.constants import APPLE_APP_ID, MODERN_CLIENT_APPS
 from core.records import COUNT_KEYS_KEPT, Delta, SignInEvent, capped
-from rules.signals import CREDENTIAL_ERROR_CODES, network_of
+from rules.signals import CREDENTIAL_ERROR_CODES, NO_AGENT, hour_of, network_of, system_key
 
 
 def is_legacy(event: SignInEvent, watched_protocols: frozenset[str]) -> bool:
@@ -61,9 +61,11 @@ def _add_legacy(delta: Delta, event: SignInEvent) -> None:
             if event.ip:
                 _bump(delta.credential_ips, event.ip)
     _bump(ev.protocols, event.client_app)
-    _bump(ev.agents, event.user_agent or "(none)")
+    _bump(ev.agents, event.user_agent or NO_AGENT)
     _bump(ev.networks, network_of(event.ip))
     _bump(ev.countries, event.country or "unknown")
+    _bump(ev.systems, system_key(event.operating_system, event.browser))
+    _bump(ev.hours, hour_of(event.created_at))
     if ev.first_legacy_at is None or event.created_at < ev.first_legacy_at:
         ev.first_legacy_at = event.created_at
     if ev.last_legacy_at is None or event.created_at >= ev.last_legacy_at:

@@ -1,23 +1,30 @@
 """A real device still using legacy EAS, or an attack that only looks like one.
 
 Successful legacy sign-ins are a device. Failed ones are a device when one mail-client user agent
-repeats them from few networks (or with a policy refusal rather than a wrong password); otherwise,
-and above all when the source failed on many accounts in the same hour, they are an attack.
+repeats them from few networks (or with a policy refusal rather than a wrong password). Without such an
+agent (the v1.0 sign-in API has none) the failures are a device when they come from one steady network
+and carry at least two of a device's other marks: a policy refusal (the password was right), retries
+spread over many hours, a phone or Mac in deviceDetail. Otherwise, and above all when the source failed on
+many accounts in the same hour, they are an attack. A missing agent alone never makes an attack.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from core.config import RuleConfig
-from core.records import Evidence
+from core.records import OTHER, Evidence
 from rules import links
 from rules.rule import Reason, Rule
-from rules.signals import is_mail_client
+from rules.signals import NO_AGENT, is_mail_client, refused_by_policy, system_platform
+
+RECURRING_HOURS = 3
+"""Attempts in this many different hours are a client retrying on its own schedule, not one burst."""
 
 RULE = Rule(
     name="legacy_activity",
-    version="2",
+    version="3",
     summary="Device keeps using legacy EAS (legacy_active) versus password spray / brute force (attack_suspected).",
     reasons=(
         Reason(
@@ -41,6 +48,16 @@ RULE = Rule(
             "The failures repeat from one mail-client user agent on few networks (or are refused by policy, "
             "which a password guesser is not): a real device.",
             "The user re-adds the account on that device (they are emailed).",
+            links.BASIC_AUTH_DEPRECATION,
+        ),
+        Reason(
+            "device_without_user_agent",
+            "medium",
+            "No mail-client user agent (the v1.0 sign-in API carries none), but the failures come from one steady "
+            "network and carry at least two marks of a device: a policy refusal (the password was right), retries "
+            "over several hours, a phone or Mac in deviceDetail.",
+            "The user re-adds the account on that device (they are emailed); Exchange device partnerships "
+            "(LAM_COLLECT_DEVICES) name it.",
             links.BASIC_AUTH_DEPRECATION,
         ),
         Reason(
@@ -108,19 +125,52 @@ RULE = Rule(
 )
 
 
-def device_attempts(evidence: Evidence) -> int:
-    """Attempts of the most frequent mail-client user agent, less those that came from spray sources."""
-    mail_agents = [n for agent, n in evidence.agents.items() if is_mail_client(agent)]
-    return max(max(mail_agents, default=0) - evidence.spray_failures, 0)
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """What identifies the device behind a user's failures, and how many attempts it made."""
+
+    source: Literal["agent", "system", "behaviour"]
+    """A mail-client user agent; else deviceDetail naming a phone or Mac; else only how the attempts behave."""
+    attempts: int
+    """Attempts of that agent or system (or all attempts), less those that came from spray sources."""
+    platform: str | None = None
+
+
+def signature(evidence: Evidence) -> Signature:
+    """The best evidence of a device: the most frequent mail-client agent, else the most frequent
+    deviceDetail system of a mail platform, else the attempts themselves."""
+    agents = [n for agent, n in evidence.agents.items() if agent not in (NO_AGENT, OTHER) and is_mail_client(agent)]
+    if agents:
+        return Signature("agent", max(max(agents) - evidence.spray_failures, 0))
+    systems = [(n, key) for key, n in evidence.systems.items() if key != OTHER and system_platform(key)]
+    if systems:
+        count, key = max(systems)
+        return Signature("system", max(count - evidence.spray_failures, 0), system_platform(key))
+    return Signature("behaviour", max(evidence.legacy_total - evidence.spray_failures, 0))
+
+
+def device_marks(evidence: Evidence, found: Signature) -> tuple[str, ...]:
+    """A device's marks besides its agent: refused by policy, retrying over hours, a mail platform."""
+    marks = []
+    if refused_by_policy(evidence.failure_codes, evidence.credential_failures):
+        marks.append("policy_refusal")
+    if len(evidence.hours) >= RECURRING_HOURS:  # a capped map keeps 15 hours and "the rest": still >= 3
+        marks.append("recurring")
+    if found.platform:
+        marks.append("mail_platform")
+    return tuple(marks)
 
 
 def has_stable_device(evidence: Evidence, config: RuleConfig) -> bool:
-    attempts = device_attempts(evidence)
-    if attempts < config.device_min_attempts:
+    found = signature(evidence)
+    if found.attempts < config.device_min_attempts:
         return False
     few_networks = len(evidence.networks) <= config.device_max_networks
-    # A device refused by policy knows the password; roaming across networks does not make it an attacker.
-    return few_networks or evidence.credential_failures == 0
+    if found.source == "agent":
+        # A device refused by policy knows the password; roaming across networks does not make it an attacker.
+        return few_networks or evidence.credential_failures == 0
+    steady = few_networks and len(_known(evidence.countries)) <= 1
+    return steady and len(device_marks(evidence, found)) >= 2
 
 
 def classify(
@@ -137,7 +187,8 @@ def classify(
         return "legacy_active", (*reasons, "single_failed_attempt")
     if device:
         if evidence.legacy_failure and not evidence.legacy_success:
-            reasons.append("stable_device_signature")
+            agent = signature(evidence).source == "agent"
+            reasons.append("stable_device_signature" if agent else "device_without_user_agent")
         if evidence.last_apple_at is not None:
             reasons.append("legacy_after_apple_app_signin")
         if targeted:
@@ -148,17 +199,23 @@ def classify(
         signals.append("credential_failures")
     if len(evidence.networks) > config.device_max_networks:
         signals.append("many_source_networks")
-    if len([c for c in evidence.countries if c != "unknown"]) >= 2:
+    if len(_known(evidence.countries)) >= 2:
         signals.append("many_countries")
     signals.append("no_stable_device")
     return "attack_suspected", tuple(signals)
 
 
+def _known(countries: dict[str, int]) -> list[str]:
+    return [c for c in countries if c not in ("unknown", OTHER)]
+
+
 def _single_device_failure(evidence: Evidence) -> bool:
     """One failed attempt from a mail client, refused by policy: a device, but too little to mail about."""
+    found = signature(evidence)
     return (
         evidence.legacy_total == 1
         and evidence.credential_failures == 0
         and evidence.spray_failures == 0
-        and device_attempts(evidence) == 1
+        and found.source != "behaviour"
+        and found.attempts == 1
     )

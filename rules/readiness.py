@@ -39,8 +39,10 @@ FINDINGS: tuple[Reason, ...] = (
         "signin_logs",
         "critical",
         "Graph can read the tenant's sign-in logs, which needs a Microsoft Entra ID P1 or P2 licence.",
-        "License Entra ID P1/P2 (included in Microsoft 365 E3/E5 and Business Premium) for at least one user; "
-        "the next collection then reads the last 30 days.",
+        "Check three things: that the tenant has Entra ID P1 or P2 (included in Microsoft 365 E3/E5 and Business "
+        "Premium; License Entra ID P1/P2 for at least one user if not); that the monitor's identity has admin "
+        "consent for AuditLog.Read.All and Directory.Read.All; and, if both are in place, nothing: the refusal "
+        "was passing and the next collection reads the last 30 days.",
         links.SIGNIN_LOGS,
     ),
     Reason(
@@ -96,8 +98,9 @@ def finding(name: str, ok: bool, summary: str, action: str = "") -> Finding:
 SIGNIN_LOGS_FINDING = finding(
     "signin_logs",
     False,
-    "Graph refuses the sign-in logs: the tenant has no Microsoft Entra ID P1 or P2 licence, "
-    "so nothing can be collected.",
+    "Graph kept refusing the sign-in logs with Authentication_RequestFromNonPremiumTenantOrB2CTenant, so nothing "
+    "was collected. It may mean the tenant has no Microsoft Entra ID P1 or P2 licence, that consent to the "
+    "audit-log permissions is missing, or a passing refusal, which Graph is known to give licensed tenants.",
     CATALOG["signin_logs"].action,
 )
 

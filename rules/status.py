@@ -13,10 +13,14 @@ from datetime import datetime
 from core.config import RuleConfig
 from core.records import DeviceRecord, DirectoryUser, Evidence, Verdict
 from rules import advice, devices, exclusion, legacy_activity, remediation, spray, staleness
-from rules.user_agent import parse_user_agent
 
 RULES = (exclusion.RULE, devices.RULE, staleness.RULE, remediation.RULE, legacy_activity.RULE, advice.RULE)
-RULE_VERSION = "+".join(f"{rule.name}@{rule.version}" for rule in RULES) + f"+{spray.NAME}@{spray.VERSION}"
+STATUS_VERSION = "2"
+"""How the rules' answers combine into one status (2: a still-syncing legacy partnership behind failures that
+look like an attack makes the user legacy_active, and mailed)."""
+RULE_VERSION = (
+    "+".join(f"{rule.name}@{rule.version}" for rule in RULES) + f"+{spray.NAME}@{spray.VERSION}+status@{STATUS_VERSION}"
+)
 """Stored with every verdict; a change here re-evaluates every stored user on the next run."""
 
 
@@ -46,11 +50,15 @@ def evaluate(
             return Verdict(stage, ("apple_app_signin_after_legacy", "quiet_period_running"))
     if evidence.legacy_total == 0:  # known only from its device partnership
         agent = still_legacy[0].device.user_agent
-        return Verdict("legacy_active", device_reasons, advice.advice_for(parse_user_agent(agent)))
+        return Verdict("legacy_active", device_reasons, advice.advice_for(devices.seen_device(agent)))
     status, reasons = legacy_activity.classify(evidence, config)
     if status == "attack_suspected" and not device_reasons:
         return Verdict(status, reasons)
-    if status == "attack_suspected":  # the partnership shows a real device behind the failures
+    if status == "attack_suspected":  # the partnership shows a real device behind the failures: mail its owner
+        status = "legacy_active"
         targeted = ("also_targeted_by_spray",) if evidence.spray_failures else ()
         reasons = ("legacy_signin_failed", *targeted)
-    return Verdict(status, reasons + device_reasons, advice.advice_for(parse_user_agent(evidence.user_agent)))
+    seen = devices.seen_device(evidence.user_agent, evidence.device_os)
+    if seen.platform == "unknown" and still_legacy:  # no agent in the sign-ins: the partnership names the device
+        seen = devices.seen_device(still_legacy[0].device.user_agent, still_legacy[0].device.device_os)
+    return Verdict(status, reasons + device_reasons, advice.advice_for(seen))

@@ -79,6 +79,18 @@ IPHONE_AGENTS = [
 ]
 IPAD_AGENTS = ["Apple-iPad7C3/1702.112", "Apple-iPad8C1/1807.61", "Apple-iPad13C2/2006.5"]
 APPLE_MODERN_AGENT = "iOS/17.5 (21F79) accountsd/1.0"
+MAC_MAIL_EWS_AGENT = "Mac OS X/10.8.2 (12C2034); ExchangeWebServices/3.0 (157); Mail/6.2 (1499)"
+EXCHANGE_WEB_SERVICES = "Exchange Web Services"
+# Real devices beyond the current iPhones (agents as public sources show them; see tests/corpus/):
+REAL_DEVICES: dict[str, tuple[str, str, str, str]] = {
+    # group: (user agent, deviceDetail.operatingSystem, clientAppUsed, the advice code its steps need)
+    "legacy_ios9_iphone6": ("Apple-iPhone7C2/1306.69", "Ios", EXCHANGE_ACTIVESYNC, "update_ios_first"),
+    "legacy_ios9_iphone4s": ("Apple-iPhone4C1/1306.69", "Ios", EXCHANGE_ACTIVESYNC, "replace_device"),
+    "legacy_android_stock": ("Android/4.4.2-EAS-1.3", "Android", EXCHANGE_ACTIVESYNC, "readd_with_modern_auth"),
+    "legacy_android_samsung": ("SAMSUNG-SM-N900V/101.403", "Android", EXCHANGE_ACTIVESYNC, "readd_with_modern_auth"),
+    "legacy_mac_mail": (MAC_MAIL_EWS_AGENT, "MacOs", EXCHANGE_WEB_SERVICES, "readd_in_internet_accounts"),
+    "legacy_no_user_agent": ("", "Ios", EXCHANGE_ACTIVESYNC, "remove_and_readd"),
+}
 
 GROUPS: list[tuple[str, int, str]] = [
     # (group, how many, the status a correct monitor reaches)
@@ -96,6 +108,13 @@ GROUPS: list[tuple[str, int, str]] = [
     ("single_failed_attempt", 1, "legacy_active"),
     ("device_only_pre_ios12", 2, "legacy_active"),
     ("device_debris_only", 2, "stale"),
+    # refused by Conditional Access from one home network, or (Mac Mail) still let in over EWS
+    ("legacy_ios9_iphone6", 1, "legacy_active"),
+    ("legacy_ios9_iphone4s", 1, "legacy_active"),
+    ("legacy_android_stock", 1, "legacy_active"),
+    ("legacy_android_samsung", 1, "legacy_active"),
+    ("legacy_mac_mail", 1, "legacy_active"),
+    ("legacy_no_user_agent", 1, "legacy_active"),
     ("modern_only", 30, "untracked"),
     ("bystander", 203, "untracked"),
 ]
@@ -139,6 +158,8 @@ def build_demo_tenant(now: datetime, seed: int = 20261122, consented: bool = Tru
                 scenario.expected[person["id"]] = expected
             if expected == "legacy_active" and group not in NOT_MAILED and consented:
                 scenario.mailed.add(person["id"])
+            if group in REAL_DEVICES:
+                scenario.advice[person["id"]] = REAL_DEVICES[group][3]
     scenario.sort()
     return scenario
 
@@ -313,6 +334,23 @@ def _activity(rng: random.Random, person: dict[str, Any], group: str, now: datet
                 user_agent="Apple-iPhone11C8/1807.61",
             )
         )
+    elif group in REAL_DEVICES:
+        agent, system, client_app, _ = REAL_DEVICES[group]
+        moment = recent
+        for _ in range(rng.randint(4, 9)):  # a device retrying on its own, every few hours, from home
+            events.append(
+                sign_in(
+                    _uuid(rng),
+                    moment,
+                    person,
+                    client_app=client_app,
+                    error_code=0 if client_app == EXCHANGE_WEB_SERVICES else 53003,
+                    ip=ip,
+                    user_agent=agent,
+                    operating_system=system,
+                )
+            )
+            moment -= timedelta(hours=rng.randint(3, 9), minutes=rng.randint(0, 59))
     elif group == "legacy_ipad":
         legacy(recent, rng.randint(5, 25), IPAD_AGENTS)
     elif group == "remediated":

@@ -31,6 +31,8 @@ class Scenario:
     """Get-MobileDevice objects; LastSuccessSync, when present, is served by Get-MobileDeviceStatistics."""
     mailed: set[str] = field(default_factory=set)
     """Ground truth: the user ids a correct monitor emails (its first message)."""
+    advice: dict[str, str] = field(default_factory=dict)
+    """Ground truth: user id → an advice code the verdict must carry (the steps the user must be sent)."""
     faults: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Injected errors by endpoint kind (signIns, users, servicePrincipals, oauth2PermissionGrants,
     emails:send): {"status": 403, "code": "...", "message": "...", "times": 2}; no "times" = always;

@@ -124,6 +124,8 @@ def to_entity(tenant_id: str, state: UserState) -> dict[str, Any]:
         "Agents": _json_counts(ev.agents),
         "Networks": _json_counts(ev.networks),
         "Countries": _json_counts(ev.countries),
+        "Systems": _json_counts(ev.systems),
+        "Hours": _json_counts(ev.hours),
         "CredentialFailures": ev.credential_failures,
         "SprayFailures": ev.spray_failures,
         "NotifiedCount": state.notified_count,
@@ -194,6 +196,8 @@ def from_entity(row: Mapping[str, Any]) -> UserState:
         agents=_counts(row.get("Agents")),
         networks=_counts(row.get("Networks")),
         countries=_counts(row.get("Countries")),
+        systems=_counts(row.get("Systems")),
+        hours=_counts(row.get("Hours")),
         credential_failures=int(row.get("CredentialFailures") or 0),
         spray_failures=int(row.get("SprayFailures") or 0),
     )

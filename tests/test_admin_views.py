@@ -144,7 +144,7 @@ def test_a_forged_continuation_cannot_leave_the_tenant(admin: Admin) -> None:
 def test_one_user_with_evidence_and_notification_history(admin: Admin) -> None:
     alice = admin.get(f"users/{admin.people['alice']['id']}").json()
     assert alice["status"] == "legacy_active"
-    assert alice["ios_version"] == "16" and alice["platform"] == "ios"
+    assert alice["ios_version"] == "16.3" and alice["platform"] == "ios"  # 20D47, from Apple's build table
     assert alice["evidence"]["protocols"] == {"Exchange ActiveSync": 4}
     assert [(n["message_id"], n["state"]) for n in alice["notifications"]] == [("remediation-1", "sent")]
     assert admin.get("users/not-a-guid").status_code == 400

@@ -58,9 +58,8 @@ EMITTERS: dict[Status, tuple[Rule, ...]] = {
     "remediated": (remediation.RULE,),
     "pending_verification": (remediation.RULE,),
     "legacy_active": (legacy_activity.RULE, devices.RULE),
-    # status.evaluate keeps "attack_suspected" when a legacy partnership shows a device behind the failures,
-    # and adds the device's codes (while its comment and the README say such a user is legacy_active).
-    "attack_suspected": (legacy_activity.RULE, devices.RULE),
+    # A legacy partnership behind failures that look like an attack makes the user legacy_active (status@2).
+    "attack_suspected": (legacy_activity.RULE,),
 }
 """The rules whose codes each status's reasons may carry (advice codes always come from the advice rule)."""
 
@@ -73,6 +72,8 @@ MAIL_AGENTS = (
     "Apple-iPhone/9901.1",  # Apple, iOS version unknown
     "Apple-MacBook/2206.1",
     "Android-SAMSUNG-SM-G991B/102.60101",
+    "Apple-iPhone4C1/1306.69",  # iPhone 4s on iOS 9: the hardware stops at 9.3.6
+    "Mac OS X/10.8.2 (12C2034); ExchangeWebServices/3.0 (157); Mail/6.2 (1499)",  # macOS Mail over EWS
 )
 OTHER_AGENTS = ("BAV2ROPC", "", "Outlook-iOS/4.2", "python-requests/2.31")
 
@@ -159,6 +160,8 @@ def make_evidence(
         agents=dict(agents or {}),
         networks={f"198.51.{n}.0/24": 1 for n in range(networks)} if total else {},
         countries={c: 1 for c in countries},
+        systems={"Ios / Mobile Safari": total} if total and not agent else {},
+        hours={f"2026-11-{10 + h:02d}T08": 1 for h in range(min(total, 3))},
         credential_failures=credential,
         spray_failures=spray,
     )

@@ -12,6 +12,8 @@ from core.config import MessagePolicy
 from core.records import DirectoryUser, Evidence, UserState, Verdict
 from notify.compose import compose_remediation
 from notify.eml import build_eml
+from rules.advice import advice_for
+from rules.user_agent import parse_user_agent
 from tests.browser import chromium, screenshot_dir
 
 SETTINGS = MessagePolicy(contact_line="Questions? Call the helpdesk on 555-0100.")
@@ -26,7 +28,7 @@ def legacy_user(display_name: str, user_agent: str) -> UserState:
             last_legacy_at=datetime(2026, 11, 19, 7, 30, tzinfo=UTC),
             user_agent=user_agent,
         ),
-        verdict=Verdict("legacy_active", ("legacy_signin_succeeded",)),
+        verdict=Verdict("legacy_active", ("legacy_signin_succeeded",), advice_for(parse_user_agent(user_agent))),
         rule_version="1",
         status_since=datetime(2026, 11, 19, tzinfo=UTC),
         directory=DirectoryUser(
@@ -46,7 +48,7 @@ def test_display_names_with_markup_are_escaped_in_html_and_kept_in_text() -> Non
 
 def test_the_message_names_the_device_the_date_and_the_steps() -> None:
     email = compose_remediation(legacy_user("Zoë", "Apple-iPhone14C2/2004.47"), SETTINGS)
-    assert email.subject == "Action needed: reconnect your work email on iPhone (iOS 16, build 20D47)"
+    assert email.subject == "Action needed: reconnect your work email on iPhone 13 Pro (iOS 16.3, build 20D47)"
     assert "last seen 2026-11-19" in email.text
     assert "1. Open Settings > Mail > Accounts." in email.text
     assert "Apple Internet Accounts" in email.text
@@ -71,10 +73,37 @@ def test_advice_codes_add_the_update_and_safari_steps() -> None:
     assert "Software Update" not in email.text
 
 
+@pytest.mark.parametrize(
+    ("agent", "place"),
+    [
+        ("Apple-iPhone9C3/1604.57", "1. Open Settings > Passwords & Accounts."),  # iOS 12.1.4
+        ("Apple-iPhone12C1/1907.71", "1. Open Settings > Mail > Accounts."),  # iOS 15.6
+        ("Apple-iPhone16C1/2201.7", "1. Open Settings > Apps > Mail > Mail Accounts."),  # iOS 18
+        ("Apple-iPhone7C2/1306.69", "1. Open Settings > Passwords & Accounts."),  # iPhone 6 on iOS 9: updates to 12
+    ],
+)
+def test_the_steps_start_where_the_accounts_are_on_that_version(agent: str, place: str) -> None:
+    assert place in compose_remediation(legacy_user("Zoë", agent), SETTINGS).text
+
+
+def test_a_device_that_cannot_reach_ios_12_is_told_what_works_instead() -> None:
+    for locale, language in (("en", "en-US"), ("de", "de-DE")):
+        state = legacy_user("Zoë", "Apple-iPhone4C1/1306.69")  # iPhone 4s on iOS 9.3.2: it stops at 9.3.6
+        assert state.directory is not None
+        state = replace(state, directory=replace(state.directory, preferred_language=language))
+        email = compose_remediation(state, SETTINGS)
+        assert email.locale == locale and "iPhone 4s (iOS 9.3.2, build 13F69)" in email.subject
+        assert "https://outlook.office.com" in email.text and "https://outlook.office.com" in email.html
+        assert ("Settings > Mail, Contacts, Calendars" if locale == "en" else "Mail, Kontakte, Kalender") in email.text
+        assert "Software Update" not in email.text and "Softwareupdate" not in email.text
+
+
 def test_mac_mail_gets_the_internet_accounts_steps() -> None:
     email = compose_remediation(legacy_user("Zoë", "Apple-MacBook/2206.1"), SETTINGS)
     assert "System Settings > Internet Accounts" in email.text
     assert "Settings > Mail > Accounts" not in email.text
+    ews = "Mac OS X/10.8.2 (12C2034); ExchangeWebServices/3.0 (157); Mail/6.2 (1499)"  # before macOS 13
+    assert "System Preferences > Internet Accounts" in compose_remediation(legacy_user("Zoë", ews), SETTINGS).text
 
 
 def test_an_unknown_device_still_gets_a_readable_message() -> None:

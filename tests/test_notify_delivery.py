@@ -34,7 +34,9 @@ def person(language: str | None, location: str | None, name: str = "Zoë <b>Ö</
         evidence=Evidence(
             upn="zoe@contoso.example", legacy_success=2, last_legacy_at=NOW, user_agent="Apple-iPhone9C3/1604.57"
         ),
-        verdict=Verdict("legacy_active", ("legacy_signin_succeeded",), ("remove_and_readd",)),
+        verdict=Verdict(
+            "legacy_active", ("legacy_signin_succeeded",), ("remove_and_readd", "path_passwords_and_accounts")
+        ),
         rule_version="x",
         status_since=NOW,
         directory=DirectoryUser("u1", "zoe@contoso.example", name, "zoe@contoso.example", language, location),
@@ -63,9 +65,9 @@ def test_the_users_language_then_country_then_default(
 def test_english_and_german_for_the_same_verdict() -> None:
     english = compose_remediation(person("en-US", "US"), MessagePolicy())
     german = compose_remediation(person("de-DE", "DE"), MessagePolicy())
-    assert english.subject == "Action needed: reconnect your work email on iPhone (iOS 12, build 16D57)"
-    assert german.subject == "Bitte handeln: Dienst-E-Mail auf iPhone (iOS 12, build 16D57) neu verbinden"
-    assert "1. Öffnen Sie Einstellungen > Mail > Accounts." in german.text
+    assert english.subject == "Action needed: reconnect your work email on iPhone 7 (iOS 12.1.4, build 16D57)"
+    assert german.subject == "Bitte handeln: Dienst-E-Mail auf iPhone 7 (iOS 12.1.4, build 16D57) neu verbinden"
+    assert "1. Öffnen Sie Einstellungen > Passwörter & Accounts." in german.text  # iOS 12
     assert "Open Settings" not in german.text and "Öffnen" not in english.text  # whole, never half
     assert '<html lang="de">' in german.html
     assert "Zoë &lt;b&gt;Ö&lt;/b&gt;" in german.html and "Guten Tag Zoë <b>Ö</b>," in german.text

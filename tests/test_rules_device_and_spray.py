@@ -23,11 +23,24 @@ EAS = frozenset({"exchange activesync"})
 @pytest.mark.parametrize(
     ("agent", "advice"),
     [
-        ("Apple-iPhone8C1/1502.1", ("update_ios_first", "remove_and_readd")),  # iOS 11
-        ("Apple-iPhone9C3/1604.57", ("remove_and_readd",)),  # iOS 12.1.4
-        ("Apple-iPhone12C1/1906.1", ("remove_and_readd",)),  # 19F: iOS 15.5
-        ("Apple-iPhone12C1/1907.71", ("migration_blocked", "remove_and_readd", "clear_safari_data")),  # 15.6
-        ("Apple-iPhone15C2/2106.5", ("migration_blocked", "remove_and_readd", "clear_safari_data")),  # 17
+        # iPhone 6s on iOS 11: update first, then the steps are on iOS 15 (its last), under Mail > Accounts
+        ("Apple-iPhone8C1/1502.1", ("update_ios_first", "remove_and_readd", "path_mail_accounts")),
+        ("Apple-iPhone9C3/1604.57", ("remove_and_readd", "path_passwords_and_accounts")),  # iOS 12.1.4
+        ("Apple-iPhone12C1/1906.1", ("remove_and_readd", "path_mail_accounts")),  # 19F: iOS 15.5
+        (
+            "Apple-iPhone12C1/1907.71",
+            ("migration_blocked", "remove_and_readd", "clear_safari_data", "path_mail_accounts"),
+        ),
+        (
+            "Apple-iPhone15C2/2106.5",
+            ("migration_blocked", "remove_and_readd", "clear_safari_data", "path_mail_accounts"),
+        ),
+        (
+            "Apple-iPhone16C1/2201.7",
+            ("migration_blocked", "remove_and_readd", "clear_safari_data", "path_apps_mail_accounts"),
+        ),
+        ("Apple-iPhone4C1/1306.69", ("replace_device", "path_mail_contacts_calendars")),  # iPhone 4s, iOS 9.3.2
+        ("Apple-iPhone7C2/1306.69", ("update_ios_first", "remove_and_readd", "path_passwords_and_accounts")),  # 6
         ("Apple-MacBook/2206.1", ("readd_in_internet_accounts",)),
         ("Android-SAMSUNG-SM-G991B/102.60101", ("readd_with_modern_auth",)),
         ("garbage", ("readd_with_modern_auth",)),
@@ -40,7 +53,9 @@ def test_advice_follows_the_ios_version(agent: str, advice: tuple[str, ...]) -> 
 def test_ios_15_minor_versions_are_known() -> None:
     assert parse_user_agent("Apple-iPhone12C1/1907.71").os_version == "15.6"
     assert parse_user_agent("Apple-iPhone12C1/1906.1").os_version == "15.5"
-    assert parse_user_agent("Apple-iPhone14C2/2004.47").os_version == "16"
+    assert parse_user_agent("Apple-iPhone14C2/2004.47").os_version == "16.3"
+    assert parse_user_agent("Apple-iPhone10C1/1908.390").os_version == "15.8.4"
+    assert parse_user_agent("Apple-iPhone10C1/1908.394").os_version == "15.8"  # unlisted: its train's 15.8
 
 
 def failure(user: str, ip: str, minute: int, code: int = 50126, agent: str = "BAV2ROPC") -> SignInEvent:

@@ -23,13 +23,14 @@ def test_apple_builds(agent: str, platform: str, build: str, major: int) -> None
 
 
 def test_label_names_the_device_as_the_user_knows_it() -> None:
-    assert parse_user_agent("Apple-iPhone14C2/2004.47").label == "iPhone (iOS 16, build 20D47)"
-    assert parse_user_agent("Apple-iPad8C1/1807.61").label == "iPad (iPadOS 14, build 18G61)"
+    assert parse_user_agent("Apple-iPhone14C2/2004.47").label == "iPhone 13 Pro (iOS 16.3, build 20D47)"
+    assert parse_user_agent("Apple-iPad8C1/1807.61").label == "iPad Pro (11-inch) (iPadOS 14.7, build 18G61)"
+    assert parse_user_agent("Apple-iPad2C7/1002.329").label == "iPad mini (iOS 6.1.3, build 10B329)"
 
 
 def test_android_and_outlook() -> None:
     assert parse_user_agent("Android-SAMSUNG-SM-G991B/102.60101").platform == "android"
-    assert parse_user_agent("Android-SAMSUNG-SM-G991B/102.60101").model == "SAMSUNG-SM-G991B"
+    assert parse_user_agent("Android-SAMSUNG-SM-G991B/102.60101").model == "SAMSUNG SM-G991B"
     assert parse_user_agent("Outlook-iOS/2.0").platform == "outlook"
 
 

@@ -144,7 +144,12 @@ def test_every_status_and_tricky_case(
         assert (name, name in mailed) == (name, gets_mail)
     assert {f"victim{n}" for n in range(4)} <= {n for n, r in rows.items() if r["status"] == "attack_suspected"}
     assert rows["out_of_order_dupes"]["legacy_success"] == 3
-    assert rows["readded_but_old_ipad"]["device"] == "iPad (iPadOS 13, build 17B112)"
-    assert rows["iphone_success"]["advice"] == ["migration_blocked", "remove_and_readd", "clear_safari_data"]
-    assert rows["readded_but_old_ipad"]["advice"] == ["remove_and_readd"]
+    assert rows["readded_but_old_ipad"]["device"] == "iPad Pro (10.5-inch) (iPadOS 13.2, build 17B112)"
+    assert rows["iphone_success"]["advice"] == [
+        "migration_blocked",
+        "remove_and_readd",
+        "clear_safari_data",
+        "path_mail_accounts",
+    ]
+    assert rows["readded_but_old_ipad"]["advice"] == ["remove_and_readd", "path_passwords_and_accounts"]
     assert rows["sprayed"]["advice"] == []
