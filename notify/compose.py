@@ -70,7 +70,7 @@ def _render(
     env = template_environment()
     return OutgoingEmail(
         to_address=user.mail or "",
-        to_name=user.display_name,
+        to_name=" ".join(user.display_name.split()),  # a CR/LF in a directory name is not a new header
         subject=str(vars(env.get_template(content).make_module(context))["subject"]).strip(),
         text=env.get_template(f"{kind}.txt").render(context),
         html=env.get_template(f"{kind}.html").render(context),

@@ -214,7 +214,8 @@ def test_a_wrong_acs_key_fails_the_run_and_records_the_failure(
     with pytest.raises(StepFailedError, match="sends failed"):
         cycle(settings)
     assert sim.state.sent == []
-    assert [e.state for e in ledger(settings).all()] == ["failed"]
+    # A refused key is permanent ("refused", requeued by `cli notify --retry-failed`), not a transient "failed".
+    assert [e.state for e in ledger(settings).all()] == ["refused"]
     assert users(settings)[scenario.users[0]["id"]].notified_count == 0
     failed = [r for r in runs_table(settings) if r["Outcome"] == "failed"]
     assert failed[0]["Step"] == "notify"
