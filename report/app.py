@@ -152,6 +152,7 @@ def build_admin_app(tables: Callable[[], AdminTables]) -> Starlette:
                 summary=summarize(states),
                 findings=_findings(repos, states),
                 trend=trend_points(repos.runs.recent(1000, step="collect")),
+                emails=email_overview(repos.ledger, repos.runs.recent(1, step="notify")),
                 rows=rows,
                 link=link,
                 generated=utcnow().strftime("%Y-%m-%d %H:%M UTC"),
@@ -175,6 +176,22 @@ def build_admin_app(tables: Callable[[], AdminTables]) -> Starlette:
             Route("/api/static/{name}", view(static)),
         ]
     )
+
+
+EMAIL_STATES = (
+    ("dry-run", "would send (rendered by the dry-run or pilot; going live sends them)"),
+    ("failed", "failed, retried with backoff"),
+    ("refused", "refused: fix the cause, then python -m cli notify --retry-failed"),
+)
+
+
+def email_overview(ledger: NotificationLog, last_notify: list[RunRecord], shown: int = 50) -> dict[str, Any]:
+    """The emails the admin must know about: the last notify run's line, and what the ledger holds back."""
+    held = []
+    for state, heading in EMAIL_STATES:
+        entries = sorted(ledger.in_state(state), key=lambda e: e.created_at)
+        held.append({"state": state, "heading": heading, "count": len(entries), "entries": entries[:shown]})
+    return {"last": last_notify[0] if last_notify else None, "held": held}
 
 
 def _findings(repos: AdminTables, states: list[UserState]) -> list[Finding]:

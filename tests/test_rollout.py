@@ -21,12 +21,16 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from core.ledger import LedgerEntry
 from core.runs import RunRecord
+from devstack.asgi_server import AsgiServer
 from devstack.azurite import Azurite
 from devstack.simulator import SimServer
+from notify.senders import classify_refusal
+from pipeline.admin import admin_app
 from pipeline.cycle import FULL_CYCLE, StepFailedError, notify_step, run_with_settings
 from pipeline.settings import Settings
 from pipeline.wiring import StateTables
@@ -63,6 +67,16 @@ def failing(settings: Settings, when: datetime, steps: list | None = None) -> tu
 
 def sent_to(sim: SimServer) -> Counter[str]:
     return Counter(s["to"] for s in sim.state.sent)
+
+
+def dashboard_html(settings: Settings) -> str:
+    server = AsgiServer(admin_app(lambda: settings), name="dashboard").start()
+    try:
+        response = httpx.get(f"{server.url}/api/dashboard", timeout=30)
+    finally:
+        server.stop()
+    assert response.status_code == 200
+    return response.text
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -107,7 +121,8 @@ def test_a_pilot_then_going_live_sends_every_user_their_first_email(
     rows = {e.user_id: e for e in tables.ledger.all()}
     for user_id, state in states.items():
         assert state.notified_count == 1 and state.last_notified_at == rows[user_id].created_at
-        assert rows[user_id].completed_at is not None and rows[user_id].completed_at >= rows[user_id].created_at
+        completed = rows[user_id].completed_at
+        assert completed is not None and completed >= rows[user_id].created_at
     assert len({s.last_notified_at for s in states.values()}) == 3
 
     # Back to the pilot, then live again: the reminder is rendered once, then sent once, as a reminder.
@@ -135,6 +150,10 @@ def test_a_rejected_key_then_a_fixed_key_mails_everyone_exactly_once(
     fixed = sim_settings(sim, azurite)
     healed = run(fixed, NOW + timedelta(minutes=30))[-1]
     assert healed.emails == 2 and f"held 1 (permanent failure): {refused.recipient}" in healed.message
+    dashboard = dashboard_html(fixed)
+    assert "1 refused: fix the cause, then python -m cli notify --retry-failed</summary>" in dashboard
+    assert f"{refused.recipient}: remediation (en): ACS refuses our sender" in dashboard
+    assert "held 1 (permanent failure)" in dashboard.split('id="last-notify"')[1].split("</p>")[0]
     listing = cli("notify", env=sim_env(sim, azurite))
     assert listing.returncode == 0, listing.stderr
     assert "1 refused: fix the cause" in listing.stdout and f"{refused.recipient} remediation (en)" in listing.stdout
@@ -168,7 +187,11 @@ def test_a_permanent_recipient_rejection_is_shown_and_never_retried_blindly(
     run(settings, NOW + timedelta(hours=2), [digest_step])
     (digest,) = [m for m in outbox_messages(sim.state.outbox) if m["To"] == "it-admin@contoso.example"]
     body = digest.get_body(("plain",))
-    assert body is not None and "EmailDroppedAllRecipientsSuppressed" in body.get_content()
+    assert body is not None
+    text = body.get_content()
+    assert "Emails refused, waiting for you (fix the cause, then `python -m cli notify --retry-failed`):" in text
+    assert "  - alice@contoso.example (remediation): ACS refused the recipient" in text
+    assert "Held: 1 permanent failure" in text
 
 
 def test_a_transient_503_beyond_the_sdks_retries_is_retried_later_with_backoff(
@@ -182,6 +205,7 @@ def test_a_transient_503_beyond_the_sdks_retries_is_retried_later_with_backoff(
     message, _ = failing(settings, NOW, FULL_CYCLE)
     assert "ACS failed the send to alice@contoso.example: ACS answered 503 ServiceUnavailable" in message
     (entry,) = StateTables.open(settings).ledger.all()
+    assert entry.completed_at is not None
     assert (entry.state, entry.attempts, entry.retry_at) == ("failed", 1, entry.completed_at + timedelta(minutes=30))
     del scenario.faults["emails:send"]
     early = run(settings, NOW + timedelta(minutes=10))[-1]
@@ -277,3 +301,31 @@ def test_requeue_is_conditional_too(tenant_id: str, start_sim: StartSim, azurite
     ledger.complete(replace(started, state="refused", error="Denied"))
     assert [e.state for e in ledger.requeue_failed()] == ["not_sent"]
     assert ledger.requeue_failed() == []
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "message", "kind"),
+    [
+        # hafael/azure-mailer-driver#12: a wrong resource or key, "(Denied): Denied by the resource provider."
+        (401, "Denied", "Denied by the resource provider.", "sender"),
+        # MicrosoftDocs/azure-docs#123379: a MailFrom domain not connected to the resource answers
+        # "The specified sender domain has not been linked." (over SMTP, 5.1.7); public write-ups quote the
+        # REST form as "DomainNotLinked: The specified sender domain has not been linked." (the search
+        # index did not name their repository, so only the message is cited as field truth here)
+        (None, "DomainNotLinked", "The specified sender domain has not been linked.", "sender"),
+        # Azure/azure-sdk-for-js#25353: error.code EmailDroppedAllRecipientsSuppressed for a suppressed address
+        (
+            None,
+            "EmailDroppedAllRecipientsSuppressed",
+            "Email was dropped because all recipients were suppressed.",
+            "recipient",
+        ),
+        (400, "BadRequest", "invalid message: recipients.to", "recipient"),
+        (429, "TooManyRequests", "quota", "throttled"),
+        (503, "ServiceUnavailable", "down", "transient"),
+        (500, "", "", "transient"),
+        (None, "", "connection reset", "transient"),
+    ],
+)
+def test_acs_refusals_are_told_apart(status: int | None, code: str, message: str, kind: str) -> None:
+    assert classify_refusal(status, code, message) == kind

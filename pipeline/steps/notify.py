@@ -89,7 +89,12 @@ def _send_digest(svc: Services, stamp: datetime) -> StepResult:
         return StepResult(DigestFigures(), "no digest: LAM_DIGEST_RECIPIENTS is empty or LAM_NOTIFY_MODE is 'off'")
     states = svc.users.query()
     digest = build_digest(
-        states, svc.findings(states), svc.ledger.since(stamp - timedelta(days=1)), svc.runs.recent(200), stamp
+        states,
+        svc.findings(states),
+        svc.ledger.since(stamp - timedelta(days=1)),
+        svc.runs.recent(200),
+        stamp,
+        svc.ledger.in_state("refused"),
     )
     if digest.empty and not settings.digest_send_empty:
         return StepResult(
