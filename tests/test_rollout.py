@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.findings import SenderSetup
 from core.ledger import LedgerEntry
 from core.runs import RunRecord
 from devstack.asgi_server import AsgiServer
@@ -34,6 +35,7 @@ from pipeline.admin import admin_app
 from pipeline.cycle import FULL_CYCLE, StepFailedError, notify_step, run_with_settings
 from pipeline.settings import Settings
 from pipeline.wiring import StateTables
+from rules.readiness import sender_finding
 from sim.scenario import Scenario
 from tests.conftest import NOW, notify_figures, outbox_messages, sim_env, sim_settings
 from tests.scenarios import add_user, legacy_signins, new_id, tenant
@@ -105,6 +107,8 @@ def test_a_pilot_then_going_live_sends_every_user_their_first_email(
     assert notify_figures(second).rendered == 0, "a pilot renders each message once"
     assert [m["Subject"].startswith("Reminder") for m in outbox_messages(tmp_path / "pilot")] == [False] * 3
     tables = StateTables.open(live)
+    (sender,) = [f for f in tables.findings() if f.name == "sender_domain"]
+    assert sender.ok and sender.summary == "User emails come from your own domain contoso.example."
     assert [s.notified_count for s in tables.users.load_all().values()] == [0, 0, 0], "cadence untouched"
 
     going_live = run(live, NOW + timedelta(days=5))[-1]
@@ -329,3 +333,18 @@ def test_requeue_is_conditional_too(tenant_id: str, start_sim: StartSim, azurite
 )
 def test_acs_refusals_are_told_apart(status: int | None, code: str, message: str, kind: str) -> None:
     assert classify_refusal(status, code, message) == kind
+
+
+def test_an_azure_managed_sender_is_a_finding_with_the_time_it_takes() -> None:
+    managed = SenderSetup("DoNotReply@0f3c2b1a-1111-4222-8333-944455556666.azurecomm.net", 100, 3)
+    found = sender_finding(managed, 500)
+    assert (found.name, found.ok, found.severity) == ("sender_domain", False, "medium")
+    assert "users may take a message from an unknown address telling them to delete their mail account" in (
+        found.summary
+    )
+    assert found.summary.endswith(
+        "at 10 an hour your 500 user(s) on legacy EAS take 150 hour(s) to get 3 email(s) each."
+    )
+    assert "docs/deploy.md" in found.action
+    own = sender_finding(SenderSetup("it-helpdesk@contoso.example", 100, 3), 500)
+    assert own.ok and own.summary == "User emails come from your own domain contoso.example."
