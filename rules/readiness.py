@@ -125,7 +125,7 @@ def tenant_findings(tenant: TenantSnapshot, states: Iterable[UserState]) -> list
                 devices.legacy == 0,
                 f"Exchange device partnerships: {devices.devices} read in {devices.requests} request(s); "
                 f"{devices.legacy} still sync with a legacy profile; {devices.obsolete} obsolete (listed, not mailed).",
-                CATALOG["device_partnerships"].action if devices.legacy or devices.obsolete else "",
+                _device_action(user_emails_may_go(apple, consent)) if devices.legacy or devices.obsolete else "",
             )
         )
     if apple is None:
@@ -183,6 +183,14 @@ def tenant_findings(tenant: TenantSnapshot, states: Iterable[UserState]) -> list
             )
         )
     return findings
+
+
+def _device_action(emails_may_go: bool) -> str:
+    """The partnership owners are emailed only while Apple's app may be consented to: never claim more."""
+    action = CATALOG["device_partnerships"].action
+    if emails_may_go:
+        return action
+    return action.replace("(they are emailed)", "(their emails are held until Apple's app has consent)")
 
 
 AZURE_MANAGED_SUFFIX = ".azurecomm.net"

@@ -24,8 +24,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.findings import SenderSetup
+from core.findings import DeviceFinding, SenderSetup, TenantSnapshot
 from core.ledger import LedgerEntry
+from core.records import AppleAppStatus, ConsentPolicy
 from core.runs import RunRecord
 from devstack.asgi_server import AsgiServer
 from devstack.azurite import Azurite
@@ -35,7 +36,7 @@ from pipeline.admin import admin_app
 from pipeline.cycle import FULL_CYCLE, StepFailedError, notify_step, run_with_settings
 from pipeline.settings import Settings
 from pipeline.wiring import StateTables
-from rules.readiness import sender_finding
+from rules.readiness import sender_finding, tenant_findings
 from sim.scenario import Scenario
 from tests.conftest import NOW, notify_figures, outbox_messages, sim_env, sim_settings
 from tests.scenarios import add_user, legacy_signins, new_id, tenant
@@ -348,3 +349,14 @@ def test_an_azure_managed_sender_is_a_finding_with_the_time_it_takes() -> None:
     assert "docs/deploy.md" in found.action
     own = sender_finding(SenderSetup("it-helpdesk@contoso.example", 100, 3), 500)
     assert own.ok and own.summary == "User emails come from your own domain contoso.example."
+
+
+def test_without_apple_consent_the_findings_never_say_users_are_emailed() -> None:
+    snapshot = TenantSnapshot(
+        apple_app=AppleAppStatus(present=False),
+        user_consent=ConsentPolicy(False),
+        devices=DeviceFinding(readable=True, devices=5, legacy=1, requests=2),
+    )
+    (device,) = [f for f in tenant_findings(snapshot, []) if f.name == "device_partnerships"]
+    assert "(their emails are held until Apple's app has consent)" in device.action
+    assert "(they are emailed)" not in device.action
