@@ -58,6 +58,20 @@ def three_users(tenant_id: str, now: datetime = NOW) -> Scenario:
     return scenario
 
 
+UNAVAILABLE = {"status": 503, "code": "ServiceUnavailable", "message": "down", "retry_after": 0}
+
+
+def alice_and_a_send_fault(
+    tenant_id: str, start_sim: StartSim, azurite: Azurite, fault: dict[str, object], **env: str
+) -> tuple[Scenario, SimServer, Settings]:
+    """Alice on legacy EAS, and ACS answering every send (or the first ``times``) with ``fault``."""
+    scenario = tenant(tenant_id)
+    legacy_signins(scenario, add_user(scenario, "alice"), NOW - timedelta(hours=1), 3)
+    scenario.faults["emails:send"] = dict(fault)
+    sim = start_sim(scenario)
+    return scenario, sim, sim_settings(sim, azurite, **env)
+
+
 def run(settings: Settings, when: datetime, steps: list | None = None) -> list[RunRecord]:  # type: ignore[type-arg]
     return asyncio.run(run_with_settings(settings, steps or [notify_step], when))
 
@@ -173,11 +187,9 @@ def test_a_rejected_key_then_a_fixed_key_mails_everyone_exactly_once(
 def test_a_permanent_recipient_rejection_is_shown_and_never_retried_blindly(
     tenant_id: str, start_sim: StartSim, azurite: Azurite
 ) -> None:
-    scenario = tenant(tenant_id)
-    legacy_signins(scenario, add_user(scenario, "alice"), NOW - timedelta(hours=1), 3)
-    scenario.faults["emails:send"] = {**SUPPRESSED, "times": 1}
-    sim = start_sim(scenario)
-    settings = sim_settings(sim, azurite, LAM_DIGEST_RECIPIENTS="it-admin@contoso.example")
+    _, sim, settings = alice_and_a_send_fault(
+        tenant_id, start_sim, azurite, {**SUPPRESSED, "times": 1}, LAM_DIGEST_RECIPIENTS="it-admin@contoso.example"
+    )
     message, record = failing(settings, NOW, FULL_CYCLE)
     assert "ACS refused the recipient alice@contoso.example: ACS answered 400 EmailDroppedAllRecipientsSuppressed" in (
         message
@@ -202,11 +214,9 @@ def test_a_permanent_recipient_rejection_is_shown_and_never_retried_blindly(
 def test_a_transient_503_beyond_the_sdks_retries_is_retried_later_with_backoff(
     tenant_id: str, start_sim: StartSim, azurite: Azurite
 ) -> None:
-    scenario = tenant(tenant_id)
-    legacy_signins(scenario, add_user(scenario, "alice"), NOW - timedelta(hours=1), 3)
-    scenario.faults["emails:send"] = {"status": 503, "code": "ServiceUnavailable", "message": "down", "retry_after": 0}
-    sim = start_sim(scenario)
-    settings = sim_settings(sim, azurite, LAM_GRAPH_MAX_RETRIES="1")
+    scenario, sim, settings = alice_and_a_send_fault(
+        tenant_id, start_sim, azurite, UNAVAILABLE, LAM_GRAPH_MAX_RETRIES="1"
+    )
     message, _ = failing(settings, NOW, FULL_CYCLE)
     assert "ACS failed the send to alice@contoso.example: ACS answered 503 ServiceUnavailable" in message
     (entry,) = StateTables.open(settings).ledger.all()
@@ -222,11 +232,7 @@ def test_a_transient_503_beyond_the_sdks_retries_is_retried_later_with_backoff(
 def test_a_failure_that_never_heals_becomes_refused_after_the_bound(
     tenant_id: str, start_sim: StartSim, azurite: Azurite
 ) -> None:
-    scenario = tenant(tenant_id)
-    legacy_signins(scenario, add_user(scenario, "alice"), NOW - timedelta(hours=1), 3)
-    scenario.faults["emails:send"] = {"status": 503, "code": "ServiceUnavailable", "message": "down", "retry_after": 0}
-    sim = start_sim(scenario)
-    settings = sim_settings(sim, azurite, LAM_GRAPH_MAX_RETRIES="0")
+    _, sim, settings = alice_and_a_send_fault(tenant_id, start_sim, azurite, UNAVAILABLE, LAM_GRAPH_MAX_RETRIES="0")
     for day in range(5):
         failing(settings, NOW + timedelta(days=day), FULL_CYCLE if day == 0 else None)
     (entry,) = StateTables.open(settings).ledger.all()
