@@ -57,8 +57,8 @@ class NotifyResult:
     errors: list[str] = field(default_factory=list)
     """Why sends failed or were refused this run, one line each."""
 
-    def hold(self, reason: str, message: DueMessage, count: int = 1) -> None:
-        self.held[reason] += count
+    def hold(self, reason: str, message: DueMessage) -> None:
+        self.held[reason] += 1
         names = self.named.setdefault(reason, [])
         if len(names) < NAMED:
             names.append(_who(message.state))
@@ -147,9 +147,8 @@ def notify_due(
                 if message.is_confirmation
                 else compose_remediation(state, policy, reminder=message.reminder, first_sent=state.first_notified_at)
             )
-        except ValueError as exc:
+        except ValueError:  # a recipient the templates cannot address: skipped and named, the rest go out
             result.hold("bad_recipient", message)
-            result.errors.append(str(exc))
             continue
         entry = LedgerEntry(
             user_id=state.user_id,

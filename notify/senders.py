@@ -34,7 +34,7 @@ RECIPIENT_CODES = frozenset({"emaildroppedallrecipientssuppressed", "invalidreci
 """ACS error codes that refuse this recipient only."""
 
 
-def classify_refusal(status: int | None, code: str, message: str) -> str:
+def classify_refusal(status: int | None, code: str) -> str:
     """How a failed send should be treated: "throttled", "sender", "recipient" or "transient".
 
     By ACS's error code first, then by the status: 401/403 refuse the credentials (every send would
@@ -44,7 +44,7 @@ def classify_refusal(status: int | None, code: str, message: str) -> str:
         return "throttled"
     if code in SENDER_CODES or status in (401, 403):
         return "sender"
-    if code in RECIPIENT_CODES or "recipient" in message.casefold() or (status is not None and 400 <= status < 500):
+    if code in RECIPIENT_CODES or (status is not None and 400 <= status < 500):
         return "recipient"
     return "transient"
 
@@ -134,7 +134,7 @@ class AcsSender:
             self._client.begin_send(message, operation_id=operation_id, polling=False)
         except HttpResponseError as exc:
             code = str(getattr(exc.error, "code", "") or "")
-            kind = classify_refusal(exc.status_code, code, str(exc.message))
+            kind = classify_refusal(exc.status_code, code)
             what = f"ACS answered {exc.status_code} {code}: {_first_line(exc)}".replace(" :", ":")
             if kind == "throttled":
                 raise SendThrottledError(f"ACS throttled the send to {email.to_address}: {what}") from exc

@@ -335,11 +335,12 @@ def test_requeue_is_conditional_too(tenant_id: str, start_sim: StartSim, azurite
         (429, "TooManyRequests", "quota", "throttled"),
         (503, "ServiceUnavailable", "down", "transient"),
         (500, "", "", "transient"),
-        (None, "", "connection reset", "transient"),
+        (None, "", "no status: the connection was reset", "transient"),
+        (500, "", "a recipient-looking word in a 5xx message is still transient: recipient", "transient"),
     ],
 )
 def test_acs_refusals_are_told_apart(status: int | None, code: str, message: str, kind: str) -> None:
-    assert classify_refusal(status, code, message) == kind
+    assert classify_refusal(status, code) == kind, message
 
 
 def test_an_azure_managed_sender_is_a_finding_with_the_time_it_takes() -> None:
