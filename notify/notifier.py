@@ -33,7 +33,7 @@ from core.ports import NotificationLog
 from core.records import UserState
 from notify.compose import compose_confirmation, compose_remediation
 from notify.senders import RecipientRefusedError, Sender, SenderRefusedError, SendError, SendThrottledError
-from rules.cadence import DueMessage, allowed, due_messages
+from rules.cadence import REMEDIATION, DueMessage, allowed, due_messages
 
 NAMED = 20
 """Held users named per reason in a run's figures (the rest are counted)."""
@@ -110,6 +110,9 @@ def notify_due(
     sleep: Callable[[float], None] = time.sleep,
 ) -> NotifyResult:
     result = NotifyResult()
+    live = sender.ledger_state == "sent"
+    if live:
+        states = _undo_pilot_counts(states, ledger, result)
     due = due_messages(states, policy, now)
     if not tenant_ready:
         # Users cannot finish the re-add without consent for Apple's app: tell the admin, not them.
@@ -117,7 +120,6 @@ def notify_due(
             if not message.is_confirmation:
                 result.hold("held_tenant_not_ready", message)
         due = [m for m in due if m.is_confirmation]
-    live = sender.ledger_state == "sent"
     started = clock()
 
     def moment() -> datetime:
@@ -191,7 +193,22 @@ def notify_due(
         result.delivered += 1
         if not message.is_confirmation:
             result.updated.append(_mark_notified(state, entry.created_at))
+    result.updated = list({s.user_id: s for s in result.updated}.values())  # the last state of each user
     return result
+
+
+def _undo_pilot_counts(states: Iterable[UserState], ledger: NotificationLog, result: NotifyResult) -> list[UserState]:
+    """Rows an earlier version left: its dry-run counted as the user's messages. Going live, a user whose
+    every counted message was only rendered starts over at the first email (the rendered one is sent)."""
+    rendered = {(e.user_id, e.message_id) for e in ledger.in_state(RENDERED, limit=100_000)}
+    out: list[UserState] = []
+    for state in states:
+        counted = [(state.user_id, f"{REMEDIATION}-{n}") for n in range(1, state.notified_count + 1)]
+        if counted and all(key in rendered for key in counted):
+            state = replace(state, notified_count=0, first_notified_at=None, last_notified_at=None)
+            result.updated.append(state)
+        out.append(state)
+    return out
 
 
 def _held_before_sending(message: DueMessage, policy: MessagePolicy) -> str:

@@ -152,6 +152,23 @@ def test_a_pilot_then_going_live_sends_every_user_their_first_email(
     assert [m["Subject"].startswith("Reminder: ") for m in outbox_messages(sim.state.outbox)][3:] == [True] * 3
 
 
+def test_going_live_on_a_pilot_of_the_earlier_version_starts_at_the_first_email(
+    tenant_id: str, start_sim: StartSim, azurite: Azurite, tmp_path: Path
+) -> None:
+    """The earlier version counted a dry-run as the user's first message (notified_count 1, ledger "dry-run")."""
+    sim = start_sim(three_users(tenant_id))
+    pilot = sim_settings(sim, azurite, LAM_NOTIFY_MODE="dry-run", LAM_OUTBOX_DIR=str(tmp_path / "pilot"))
+    run(pilot, NOW, FULL_CYCLE)
+    users = StateTables.open(pilot).users
+    before = users.load_all()
+    as_left = [replace(s, notified_count=1, first_notified_at=NOW, last_notified_at=NOW) for s in before.values()]
+    users.save_changed(as_left, before)
+    run(sim_settings(sim, azurite), NOW + timedelta(days=4))  # past the first reminder's day
+    assert sent_to(sim) == Counter({f"{n}@contoso.example": 1 for n in ("alice", "bob", "carol")})
+    assert not any(m["Subject"].startswith("Reminder") for m in outbox_messages(sim.state.outbox))
+    assert {s.notified_count for s in users.load_all().values()} == {1}
+
+
 def test_a_rejected_key_then_a_fixed_key_mails_everyone_exactly_once(
     tenant_id: str, start_sim: StartSim, azurite: Azurite
 ) -> None:
