@@ -38,7 +38,6 @@ from report.queries import (
     user_detail,
 )
 from report.users import ReportError, status_counts, to_csv, user_rows
-from rules.readiness import tenant_findings
 
 HERE = Path(__file__).parent
 STATIC = {"dashboard.css": "text/css", "table-sort.js": "text/javascript"}
@@ -66,6 +65,9 @@ class AdminTables(Protocol):
     def runs(self) -> RunLog: ...
     @property
     def tenant(self) -> TenantState: ...
+    def findings(self, states: list[UserState] | None = None) -> list[Finding]:
+        """The tenant's findings, with what only the deployment knows (the sender domain)."""
+        ...
 
 
 @lru_cache(maxsize=1)
@@ -195,7 +197,7 @@ def email_overview(ledger: NotificationLog, last_notify: list[RunRecord], shown:
 
 
 def _findings(repos: AdminTables, states: list[UserState]) -> list[Finding]:
-    return tenant_findings(repos.tenant.snapshot(), states)
+    return repos.findings(states)
 
 
 def _run_json(run: RunRecord) -> dict[str, Any]:

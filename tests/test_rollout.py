@@ -187,6 +187,7 @@ def test_a_rejected_key_then_a_fixed_key_mails_everyone_exactly_once(
     healed = run(fixed, NOW + timedelta(minutes=30))[-1]
     assert healed.emails == 2 and f"held 1 (permanent failure): {refused.recipient}" in healed.message
     dashboard = dashboard_html(fixed)
+    assert "User emails come from your own domain contoso.example." in dashboard  # the sender finding
     assert "1 refused: fix the cause, then python -m cli notify --retry-failed</summary>" in dashboard
     assert f"{refused.recipient}: remediation (en): ACS refuses our sender" in dashboard
     assert "held 1 (permanent failure)" in dashboard.split('id="last-notify"')[1].split("</p>")[0]
