@@ -2,6 +2,7 @@
 
 python -m cli run --once
 python -m cli report --format table|json|csv [--status S]
+python -m cli notify [--retry-failed]
 python -m cli sim [--scenario NAME_OR_FILE] [--port P]
 python -m cli demo [--fresh]
 """
@@ -60,6 +61,7 @@ def run(
                 f"writes={record.writes} emails={record.emails} {record.message}",
                 highlight=False,
                 markup=False,
+                soft_wrap=True,  # one line per step: held users and reasons stay greppable
             )
         if failure is not None:
             errors.print(str(failure), style="red", highlight=False, markup=False)
@@ -111,6 +113,38 @@ def report(
         console.print(f"{len(states)} users written to {out}")
     else:
         sys.stdout.write(text)
+
+
+@app.command()
+def notify(
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Requeue refused and failed emails (after fixing the cause).")
+    ] = False,
+) -> None:
+    """The emails the ledger holds back: rendered by the pilot (would send), failed, refused; or requeue them."""
+    from pipeline.wiring import StateTables
+
+    ledger = StateTables.open(_settings()).ledger
+    if retry_failed:
+        moved = ledger.requeue_failed()
+        console.print(f"{len(moved)} email(s) requeued: the next run sends them (once each).", highlight=False)
+        return
+    for state, heading in (
+        ("dry-run", "would send (rendered by the dry-run or pilot; going live sends them)"),
+        ("failed", "failed, retried with backoff"),
+        ("refused", "refused: fix the cause, then `python -m cli notify --retry-failed`"),
+    ):
+        entries = ledger.in_state(state)
+        console.print(f"{len(entries)} {heading}", highlight=False)
+        for e in sorted(entries, key=lambda e: e.created_at):
+            retry = f" retry after {e.retry_at:%Y-%m-%d %H:%M} UTC" if e.retry_at else ""
+            line = f"  {e.recipient} {e.template} ({e.locale}) {e.created_at:%Y-%m-%d %H:%M} UTC{retry} {e.error}"
+            console.print(_printable(line.rstrip()), highlight=False, markup=False)
+
+
+def _printable(text: str) -> str:
+    """A terminal line from stored text (addresses, ACS errors): no control characters, no escapes."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 @app.command()

@@ -25,7 +25,8 @@ class RuleConfig:
 class MessagePolicy:
     """Who is mailed what, when, and how fast: the notifier's whole configuration."""
 
-    contact_line: str = "Questions? Please contact your IT helpdesk."
+    contact_line: str = ""
+    """The closing line of every user email; empty: the email's own line, in the reader's language."""
     default_locale: str = "en"
     reminder_days: tuple[int, ...] = (3, 7)
     """Days after the first message to remind a user still on legacy; at most 1 + len(...) messages."""

@@ -37,6 +37,17 @@ class DeviceFinding:
 
 
 @dataclass(frozen=True)
+class SenderSetup:
+    """Who user emails come from, as configured (the sender-domain finding's input)."""
+
+    address: str
+    per_hour: int
+    """The send budget per hour (LAM_SEND_PER_HOUR)."""
+    messages_per_user: int
+    """The first email and its reminders."""
+
+
+@dataclass(frozen=True)
 class TenantSnapshot:
     """Everything stored about the tenant (None: never checked), the input of the tenant findings."""
 
@@ -46,6 +57,8 @@ class TenantSnapshot:
     attack: AttackFinding | None = None
     devices: DeviceFinding | None = None
     signin_logs_available: bool | None = None
+    sender: SenderSetup | None = None
+    """None when user emails are off."""
 
 
 @dataclass(frozen=True)

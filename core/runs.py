@@ -66,6 +66,24 @@ class CollectFigures:
     """Records skipped or set aside, by reason (missing_user_id, duplicate, cursor_expired, …)."""
 
 
+HELD_LABELS = {
+    "quota_hour": "hourly send budget",
+    "quota_minute": "per-minute send budget",
+    "quota_throttled": "ACS throttling",
+    "held_tenant_not_ready": "Apple app not consented",
+    "held_not_in_allow_list": "not in the pilot allow-list",
+    "held_single_attempt": "single attempt",
+    "held_sender_refused": "sender refused",
+    "no_mailbox": "no mailbox",
+    "bad_recipient": "unusable address",
+    "refused": "permanent failure",
+    "retry_later": "failed, retried later",
+}
+"""What each reason a message is held means to an admin (run output, dashboard, digest)."""
+CARRIED = frozenset({"quota_hour", "quota_minute", "quota_throttled"})
+"""Reasons whose messages simply go out in a later run."""
+
+
 @dataclass(frozen=True)
 class NotifyFigures:
     failed: int = 0
@@ -74,6 +92,30 @@ class NotifyFigures:
     settled_not_sent: int = 0
     held: dict[str, int] = field(default_factory=dict)
     """Messages not sent this run, by reason (quota_hour, held_not_in_allow_list, no_mailbox, …)."""
+    sent: int = 0
+    rendered: int = 0
+    """Dry-run: messages rendered to the outbox, none sent (the users' cadence untouched)."""
+    refused: int = 0
+    carried_over: int = 0
+    held_users: dict[str, list[str]] = field(default_factory=dict)
+    """Who is held, by reason (the first few of each)."""
+    templates: dict[str, int] = field(default_factory=dict)
+    """Sent (or rendered) by template."""
+
+    def summary(self) -> str:
+        """One line an admin reads: sent, held by reason, carried over."""
+        parts = [f"dry-run: would send {self.rendered}, sent 0" if self.rendered else f"sent {self.sent}"]
+        if self.templates:
+            parts[0] += " (" + ", ".join(f"{k} {v}" for k, v in sorted(self.templates.items())) + ")"
+        for reason, count in sorted(self.held.items(), key=lambda kv: (-kv[1], kv[0])):
+            names = self.held_users.get(reason, [])
+            shown = f": {', '.join(names)}" if names and count <= 3 else ""
+            parts.append(f"held {count} ({HELD_LABELS.get(reason, reason)}){shown}")
+        if self.carried_over:
+            parts.append(f"{self.carried_over} carried over to the next run")
+        if self.refused:
+            parts.append(f"{self.refused} refused: fix the cause, then `python -m cli notify --retry-failed`")
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)

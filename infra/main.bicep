@@ -15,6 +15,9 @@ param emailDataLocation string = 'Europe'
 @description('Custom sending domain (verified in DNS after deployment). Empty: Azure-managed domain, 10 mails/hour.')
 param customEmailDomain string = ''
 
+@description('Set once the custom domain\'s DNS records are verified: link it and send from it (docs/deploy.md).')
+param customEmailDomainVerified bool = false
+
 @description('Local part of the sender address.')
 param senderUsername string = 'DoNotReply'
 
@@ -31,7 +34,8 @@ param exoOrganization string = ''
 @description('Comma-separated UPNs never to mail (service accounts, rooms).')
 param excludedUpns string = ''
 
-param contactLine string = 'Questions? Please contact your IT helpdesk.'
+@description('Closing line of every user email; empty: a helpdesk line in the reader\'s language.')
+param contactLine string = ''
 param legacyProtocols string = 'Exchange ActiveSync'
 param lookbackDays int = 30
 param overlapMinutes int = 15
@@ -120,6 +124,7 @@ module communication 'modules/communication.bicep' = {
     dataLocation: emailDataLocation
     senderUsername: senderUsername
     customDomain: customEmailDomain
+    customDomainVerified: customEmailDomainVerified
     tags: tags
   }
 }
@@ -199,3 +204,4 @@ output FUNCTION_APP_NAME string = functionApp.outputs.name
 output FUNCTION_APP_URL string = 'https://${functionApp.outputs.hostName}'
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output SENDER_ADDRESS string = communication.outputs.senderAddress
+output CUSTOM_DOMAIN_DNS_RECORDS object = communication.outputs.customDomainRecords

@@ -11,8 +11,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from core.config import MessagePolicy
 from core.records import DirectoryUser, UserState
+from notify.labels import device_words, local_date
 from rules.cadence import CONFIRMATION, REMEDIATION
-from rules.devices import describe_device, primary_user_agent
+from rules.devices import primary_user_agent
 from rules.locale import choose_locale
 from rules.user_agent import parse_user_agent
 
@@ -55,10 +56,14 @@ def _recipient(state: UserState) -> DirectoryUser:
     return user
 
 
+def _locale(kind: str, user: DirectoryUser, policy: MessagePolicy) -> str:
+    return choose_locale(user.preferred_language, user.usage_location, policy.default_locale, available_locales(kind))
+
+
 def _render(
     kind: str, template: str, user: DirectoryUser, policy: MessagePolicy, context: dict[str, object]
 ) -> OutgoingEmail:
-    locale = choose_locale(user.preferred_language, user.usage_location, policy.default_locale, available_locales(kind))
+    locale = _locale(kind, user, policy)
     content = f"{CONTENT[kind]}.{locale}.j2"
     context = {
         "display_name": user.display_name or user.upn,
@@ -70,7 +75,7 @@ def _render(
     env = template_environment()
     return OutgoingEmail(
         to_address=user.mail or "",
-        to_name=user.display_name,
+        to_name=" ".join(user.display_name.split()),  # a CR/LF in a directory name is not a new header
         subject=str(vars(env.get_template(content).make_module(context))["subject"]).strip(),
         text=env.get_template(f"{kind}.txt").render(context),
         html=env.get_template(f"{kind}.html").render(context),
@@ -91,17 +96,21 @@ def compose_remediation(
     ``reminder`` is 0 for the first message, then 1, 2, ..."""
     user = _recipient(state)
     device = parse_user_agent(primary_user_agent(state))
-    last_seen = state.evidence.last_legacy_at
+    locale = _locale(REMEDIATION, user, policy)
+    words = device_words(state)
     context: dict[str, object] = {
-        "device": describe_device(state),
+        "device": words.name,
+        "device_short": words.short,
+        "account_since": local_date(words.account_since, locale),
+        "came_by_backup": words.came_by_backup,
         "is_mac": device.platform == "macos",
         "is_other_client": "readd_with_modern_auth" in state.verdict.advice,
         "update_first": "update_ios_first" in state.verdict.advice,
         "clear_safari": "clear_safari_data" in state.verdict.advice,
         "advice": state.verdict.advice,
-        "last_seen": last_seen.strftime("%Y-%m-%d") if last_seen else "",
+        "last_seen": local_date(state.evidence.last_legacy_at, locale),
         "reminder": reminder,
-        "first_sent": first_sent.strftime("%Y-%m-%d") if first_sent else "",
+        "first_sent": local_date(first_sent, locale),
     }
     template = REMEDIATION if not reminder else f"{REMEDIATION}-reminder"
     return _render(REMEDIATION, template, user, policy, context)

@@ -11,7 +11,7 @@ from typing import Any
 from core.findings import Finding
 from core.ledger import LedgerEntry
 from core.records import UserState
-from core.runs import NotifyFigures, RunRecord
+from core.runs import HELD_LABELS, NotifyFigures, RunRecord
 from notify.compose import OutgoingEmail, template_environment
 
 DIGEST = "digest"
@@ -28,19 +28,32 @@ class Digest:
     emails: Counter[str] = field(default_factory=Counter)
     held: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    """Emails refused for good and waiting for the admin (fix, then `cli notify --retry-failed`)."""
 
     @property
     def empty(self) -> bool:
         """Nothing new in the last day worth an admin's attention."""
         return not (
-            self.new_legacy or self.remediated_this_week or self.emails or self.failures or self.attack_accounts
+            self.new_legacy
+            or self.remediated_this_week
+            or self.emails
+            or self.failures
+            or self.attack_accounts
+            or self.refused
         )
 
 
 def build_digest(
-    states: list[UserState], findings: list[Finding], ledger: list[LedgerEntry], runs: list[RunRecord], now: datetime
+    states: list[UserState],
+    findings: list[Finding],
+    ledger: list[LedgerEntry],
+    runs: list[RunRecord],
+    now: datetime,
+    refused: list[LedgerEntry] | None = None,
 ) -> Digest:
-    """Pure: the state, the tenant findings, the last day's ledger rows and runs → the digest."""
+    """Pure: the state, the tenant findings, the last day's ledger rows and runs (newest first), the
+    refused emails → the digest."""
     day_ago, week_ago = now - timedelta(days=1), now - timedelta(days=7)
     legacy = [s for s in states if s.verdict.status == "legacy_active"]
     digest = Digest(
@@ -56,13 +69,16 @@ def build_digest(
             digest.emails[entry.state] += 1
             if entry.state == "failed":
                 digest.failures.append(f"email to {entry.recipient}: {entry.error}")
+    digest.refused = [f"{e.recipient} ({e.template}): {e.error}" for e in refused or []]
+    latest_notify = True
     for run in runs:
         if run.started_at < day_ago:
             continue
         if run.outcome == "failed":
             digest.failures.append(f"{run.step} run at {run.started_at:%Y-%m-%d %H:%M} UTC: {run.message}")
-        if isinstance(run.figures, NotifyFigures):
-            digest.held.update({k: v for k, v in run.figures.held.items() if k.startswith(("held_", "quota_"))})
+        if isinstance(run.figures, NotifyFigures) and latest_notify:  # what is held now, not summed over runs
+            digest.held.update({HELD_LABELS.get(k, k): v for k, v in run.figures.held.items()})
+            latest_notify = False
     return digest
 
 

@@ -3,6 +3,10 @@
 Who is due: legacy_active users, the first message at once, then reminders on the cadence
 (LAM_REMINDER_DAYS after the first), never after they leave legacy_active. How fast: within the
 send budget per minute and per hour (ACS quotas), oldest first; the rest waits for the next run.
+
+A dry-run (the pilot) renders into the ledger as "dry-run" and never touches a user's cadence: going
+live sends those same messages for real, the first one first. A transient failure is retried with
+backoff on later runs; a permanent refusal waits, named, for `cli notify --retry-failed`.
 """
 
 from __future__ import annotations
@@ -15,23 +19,49 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from core.config import MessagePolicy
-from core.ledger import RETRYABLE, LedgerConflictError, LedgerEntry
+from core.ledger import (
+    FAILED,
+    MAX_ATTEMPTS,
+    REFUSED,
+    RENDERED,
+    RETRYABLE,
+    LedgerConflictError,
+    LedgerEntry,
+    next_attempt,
+)
 from core.ports import NotificationLog
 from core.records import UserState
 from notify.compose import compose_confirmation, compose_remediation
-from notify.senders import Sender, SendError, SendThrottledError
-from rules.cadence import allowed, due_messages
+from notify.senders import RecipientRefusedError, Sender, SenderRefusedError, SendError, SendThrottledError
+from rules.cadence import REMEDIATION, DueMessage, allowed, due_messages
+
+NAMED = 20
+"""Held users named per reason in a run's figures (the rest are counted)."""
 
 
 @dataclass
 class NotifyResult:
     delivered: int = 0
+    rendered: int = 0
+    """Dry-run: messages rendered to the outbox this run (would be sent live)."""
     held: Counter[str] = field(default_factory=Counter)
+    named: dict[str, list[str]] = field(default_factory=dict)
+    """Who is held, by reason (the first NAMED of each)."""
+    templates: Counter[str] = field(default_factory=Counter)
+    """Sent (or rendered) this run, by template."""
     failed: int = 0
+    refused: int = 0
     unconfirmed: int = 0
     carried_over: int = 0
     updated: list[UserState] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    """Why sends failed or were refused this run, one line each."""
+
+    def hold(self, reason: str, message: DueMessage) -> None:
+        self.held[reason] += 1
+        names = self.named.setdefault(reason, [])
+        if len(names) < NAMED:
+            names.append(_who(message.state))
 
 
 class SendBudget:
@@ -80,44 +110,48 @@ def notify_due(
     sleep: Callable[[float], None] = time.sleep,
 ) -> NotifyResult:
     result = NotifyResult()
+    live = sender.ledger_state == "sent"
+    if live:
+        states = _undo_pilot_counts(states, ledger, result)
     due = due_messages(states, policy, now)
     if not tenant_ready:
         # Users cannot finish the re-add without consent for Apple's app: tell the admin, not them.
-        result.held["held_tenant_not_ready"] += sum(1 for m in due if not m.is_confirmation)
+        for message in due:
+            if not message.is_confirmation:
+                result.hold("held_tenant_not_ready", message)
         due = [m for m in due if m.is_confirmation]
-    live = sender.ledger_state == "sent"
+    started = clock()
+
+    def moment() -> datetime:
+        """The time of this very send: the run's stamp plus the time the run has taken (budget waits)."""
+        return now + timedelta(seconds=clock() - started)
+
     budget = SendBudget(policy, ledger.sent_since(now - timedelta(hours=1)) if live else [], now, clock)
     for index, message in enumerate(due):
         state = message.state
-        if "single_failed_attempt" in state.verdict.reasons:
-            result.held["held_single_attempt"] += 1
-            continue
-        if state.directory is None or not state.directory.mail:
-            result.held["no_mailbox"] += 1
-            continue
-        if not allowed(state.directory.mail, policy):
-            result.held["held_not_in_allow_list"] += 1
+        reason = _held_before_sending(message, policy)
+        if reason:
+            result.hold(reason, message)
             continue
         existing = ledger.get(state.user_id, message.message_id)
-        if existing is not None and existing.state in ("sent", "dry-run"):
-            if not message.is_confirmation:  # sent, but the user row was not updated: repair it
-                result.updated.append(_mark_notified(state, existing.completed_at or existing.created_at))
-            continue
-        if existing is not None and existing.state not in RETRYABLE:
-            result.unconfirmed += existing.state == "sending"
-            result.failed += existing.state == "failed"
+        if existing is not None and not _may_take_up(existing, live, now, message, result):
             continue
         if live:
             blocked = budget.wait_for_slot(sleep)
             if blocked:
                 result.carried_over = len(due) - index
-                result.held[blocked] += result.carried_over
+                for waiting in due[index:]:
+                    result.hold(blocked, waiting)
                 break
-        email = (
-            compose_confirmation(state, policy)
-            if message.is_confirmation
-            else compose_remediation(state, policy, reminder=message.reminder, first_sent=state.first_notified_at)
-        )
+        try:
+            email = (
+                compose_confirmation(state, policy)
+                if message.is_confirmation
+                else compose_remediation(state, policy, reminder=message.reminder, first_sent=state.first_notified_at)
+            )
+        except ValueError:  # a recipient the templates cannot address: skipped and named, the rest go out
+            result.hold("bad_recipient", message)
+            continue
         entry = LedgerEntry(
             user_id=state.user_id,
             message_id=message.message_id,
@@ -126,15 +160,13 @@ def notify_due(
             template=email.template,
             locale=email.locale,
             recipient=email.to_address,
-            created_at=now,
+            created_at=moment(),
+            attempts=existing.attempts if existing else 0,
         )
         try:
-            if existing is None:
-                ledger.begin(entry)
-            else:
-                ledger.retry(entry)
+            entry = ledger.begin(entry) if existing is None else ledger.retry(replace(entry, etag=existing.etag))
         except LedgerConflictError:
-            result.unconfirmed += 1
+            result.unconfirmed += 1  # another run holds it: that run sends it, never this one too
             continue
         try:
             if live:
@@ -143,18 +175,101 @@ def notify_due(
         except SendThrottledError as exc:
             ledger.complete(replace(entry, state="throttled", error=str(exc)))
             result.carried_over = len(due) - index
-            result.held["quota_throttled"] += result.carried_over
+            for waiting in due[index:]:
+                result.hold("quota_throttled", waiting)
             break
         except SendError as exc:
-            ledger.complete(replace(entry, state="failed", completed_at=now, error=str(exc)))
-            result.failed += 1
-            result.errors.append(str(exc))
+            _record_failure(ledger, entry, exc, moment(), message, result)
+            if isinstance(exc, SenderRefusedError):  # every other send would be refused the same way
+                for waiting in due[index + 1 :]:
+                    result.hold("held_sender_refused", waiting)
+                break
             continue
-        ledger.complete(replace(entry, state=sender.ledger_state, completed_at=now))
+        ledger.complete(replace(entry, state=sender.ledger_state, completed_at=moment(), error=""))
+        result.templates[email.template] += 1
+        if not live:
+            result.rendered += 1
+            continue
         result.delivered += 1
         if not message.is_confirmation:
-            result.updated.append(_mark_notified(state, now))
+            result.updated.append(_mark_notified(state, entry.created_at))
+    result.updated = list({s.user_id: s for s in result.updated}.values())  # the last state of each user
     return result
+
+
+def _undo_pilot_counts(states: Iterable[UserState], ledger: NotificationLog, result: NotifyResult) -> list[UserState]:
+    """Rows an earlier version left: its dry-run counted as the user's messages. Going live, a user whose
+    every counted message was only rendered starts over at the first email (the rendered one is sent)."""
+    rendered = {(e.user_id, e.message_id) for e in ledger.in_state(RENDERED, limit=100_000)}
+    out: list[UserState] = []
+    for state in states:
+        counted = [(state.user_id, f"{REMEDIATION}-{n}") for n in range(1, state.notified_count + 1)]
+        if counted and all(key in rendered for key in counted):
+            state = replace(state, notified_count=0, first_notified_at=None, last_notified_at=None)
+            result.updated.append(state)
+        out.append(state)
+    return out
+
+
+def _held_before_sending(message: DueMessage, policy: MessagePolicy) -> str:
+    state = message.state
+    if "single_failed_attempt" in state.verdict.reasons:
+        return "held_single_attempt"
+    if state.directory is None or not state.directory.mail:
+        return "no_mailbox"
+    if not allowed(state.directory.mail, policy):
+        return "held_not_in_allow_list"
+    return ""
+
+
+def _may_take_up(existing: LedgerEntry, live: bool, now: datetime, message: DueMessage, result: NotifyResult) -> bool:
+    """Whether this run may send a message the ledger already has a row for; counts what it leaves."""
+    if existing.state == "sent":
+        if not message.is_confirmation:  # sent, but the user row was not updated: repair it
+            result.updated.append(_mark_notified(message.state, existing.created_at))
+        return False
+    if existing.state == RENDERED:
+        return live  # rendered by the pilot: going live sends it, a dry-run never renders it twice
+    if existing.state == "sending":
+        result.unconfirmed += 1
+        return False
+    if existing.state == REFUSED:
+        result.refused += 1
+        result.hold("refused", message)
+        return False
+    if existing.state == FAILED:
+        if live and (existing.retry_at is None or existing.retry_at <= now):
+            return True
+        result.failed += 1
+        result.hold("retry_later", message)
+        return False
+    return existing.state in RETRYABLE
+
+
+def _record_failure(
+    ledger: NotificationLog,
+    entry: LedgerEntry,
+    exc: SendError,
+    when: datetime,
+    message: DueMessage,
+    result: NotifyResult,
+) -> None:
+    """A permanent refusal, or a failure tried MAX_ATTEMPTS times, is "refused"; else retried later."""
+    attempts = entry.attempts + 1
+    permanent = isinstance(exc, (SenderRefusedError, RecipientRefusedError)) or attempts >= MAX_ATTEMPTS
+    error = str(exc) if attempts < MAX_ATTEMPTS else f"gave up after {attempts} attempts: {exc}"
+    state, retry_at = (REFUSED, None) if permanent else (FAILED, next_attempt(attempts, when))
+    ledger.complete(replace(entry, state=state, completed_at=when, error=error, attempts=attempts, retry_at=retry_at))
+    result.errors.append(error)
+    if permanent:
+        result.refused += 1
+    else:
+        result.failed += 1
+    result.hold(state if permanent else "retry_later", message)
+
+
+def _who(state: UserState) -> str:
+    return state.directory.upn if state.directory is not None else (state.evidence.upn or state.user_id)
 
 
 def _mark_notified(state: UserState, when: datetime) -> UserState:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from core.ledger import LedgerConflictError
 from core.ports import NotificationLog
 from notify.senders import Sender
 
@@ -32,10 +33,17 @@ def reconcile(ledger: NotificationLog, sender: Sender, now: datetime, max_checks
         outcome = sender.delivered(entry.operation_id)
         if outcome is None:
             result.undecided += 1
-        elif outcome:
-            ledger.complete(replace(entry, state=sender.ledger_state, completed_at=now, error="settled after a crash"))
-            result.sent += 1
-        else:
-            ledger.complete(replace(entry, state="not_sent", error="never reached the service; will be sent again"))
-            result.not_sent += 1
+            continue
+        settled = (
+            replace(entry, state=sender.ledger_state, completed_at=now, error="settled after a crash")
+            if outcome
+            else replace(entry, state="not_sent", error="never reached the service; will be sent again")
+        )
+        try:
+            ledger.complete(settled)
+        except LedgerConflictError:
+            result.undecided += 1  # another run settled it first
+            continue
+        result.sent += outcome
+        result.not_sent += not outcome
     return result

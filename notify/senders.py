@@ -20,6 +20,35 @@ class SendThrottledError(SendError):
     """ACS answered 429 after the SDK's own retries: the quota is used up, try in a later run."""
 
 
+class SenderRefusedError(SendError):
+    """Every message would be refused the same way (bad key, sender domain not linked): stop and tell the admin."""
+
+
+class RecipientRefusedError(SendError):
+    """This recipient is refused for good (rejected, suppressed, not a valid address): never retried blindly."""
+
+
+SENDER_CODES = frozenset({"denied", "domainnotlinked", "invalidsenderusername", "invalidsenderdomain", "unauthorized"})
+"""ACS error codes that refuse the sender, whoever the recipient (the key, the linked domain)."""
+RECIPIENT_CODES = frozenset({"emaildroppedallrecipientssuppressed", "invalidrecipient", "invalidemailaddress"})
+"""ACS error codes that refuse this recipient only."""
+
+
+def classify_refusal(status: int | None, code: str) -> str:
+    """How a failed send should be treated: "throttled", "sender", "recipient" or "transient".
+
+    By ACS's error code first, then by the status: 401/403 refuse the credentials (every send would
+    fail), any other 4xx this message; 5xx, timeouts and unknowns are transient and retried."""
+    code = code.casefold()
+    if status == 429 or code == "toomanyrequests":
+        return "throttled"
+    if code in SENDER_CODES or status in (401, 403):
+        return "sender"
+    if code in RECIPIENT_CODES or (status is not None and 400 <= status < 500):
+        return "recipient"
+    return "transient"
+
+
 class Sender(Protocol):
     ledger_state: str
 
@@ -43,10 +72,13 @@ class OutboxSender:
         return (self._outbox / f"{operation_id}.eml").exists()
 
     def send(self, email: OutgoingEmail, operation_id: str) -> None:
-        message = build_eml(
-            self._sender, email.to_address, email.to_name, email.subject, email.text, email.html, operation_id
-        )
-        write_eml(self._outbox, operation_id, message)
+        try:
+            message = build_eml(
+                self._sender, email.to_address, email.to_name, email.subject, email.text, email.html, operation_id
+            )
+            write_eml(self._outbox, operation_id, message)
+        except (ValueError, TypeError, UnicodeError) as exc:  # a header the email library refuses
+            raise RecipientRefusedError(f"cannot write a message to {email.to_address!r}: {exc}") from exc
 
 
 class AcsSender:
@@ -91,7 +123,7 @@ class AcsSender:
         return status not in ("failed", "canceled")
 
     def send(self, email: OutgoingEmail, operation_id: str) -> None:
-        from azure.core.exceptions import HttpResponseError
+        from azure.core.exceptions import AzureError, HttpResponseError
 
         message = {
             "senderAddress": self._sender,
@@ -101,6 +133,22 @@ class AcsSender:
         try:
             self._client.begin_send(message, operation_id=operation_id, polling=False)
         except HttpResponseError as exc:
-            if exc.status_code == 429:
-                raise SendThrottledError(f"ACS throttled the send to {email.to_address}: {exc.message}") from exc
-            raise SendError(f"ACS refused the message for {email.to_address}: {exc.message}") from exc
+            code = str(getattr(exc.error, "code", "") or "")
+            kind = classify_refusal(exc.status_code, code)
+            what = f"ACS answered {exc.status_code} {code}: {_first_line(exc)}".replace(" :", ":")
+            if kind == "throttled":
+                raise SendThrottledError(f"ACS throttled the send to {email.to_address}: {what}") from exc
+            if kind == "sender":
+                raise SenderRefusedError(f"ACS refuses our sender {self._sender}: {what}") from exc
+            if kind == "recipient":
+                raise RecipientRefusedError(f"ACS refused the recipient {email.to_address}: {what}") from exc
+            raise SendError(f"ACS failed the send to {email.to_address}: {what}") from exc
+        except AzureError as exc:  # no answer at all (connection, timeout) after the SDK's retries
+            raise SendError(f"ACS did not answer the send to {email.to_address}: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: Exception) -> str:
+    """The service's own message, one line (the SDK appends the whole body on later lines)."""
+    error = getattr(exc, "error", None)
+    text = str(getattr(error, "message", "") or getattr(exc, "message", "") or exc)
+    return " ".join(text.split("\n", 1)[0].split())

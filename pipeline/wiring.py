@@ -17,7 +17,7 @@ from collectors.devices import ExchangeTarget
 from collectors.graph import GraphClient, build_graph_client
 from collectors.pacing import RequestPacer, pacer_for
 from core.clock import utcnow
-from core.findings import Finding
+from core.findings import Finding, SenderSetup
 from core.records import UserState
 from core.retry import RetryPolicy
 from core.runs import RunRecord, StepError, StepResult
@@ -52,6 +52,8 @@ class StateTables:
     runs: RunRepository
     tenant: TenantRepository
     ledger: NotificationLedger
+    mail_from: SenderSetup | None
+    """Who user emails come from (None when they are off): judged by the sender-domain finding."""
 
     @classmethod
     def open(cls, settings: Settings, create: bool = False) -> StateTables:
@@ -67,11 +69,20 @@ class StateTables:
             runs=RunRepository(service.get_table_client("runs"), tid),
             tenant=TenantRepository(service.get_table_client("tenant"), tid),
             ledger=NotificationLedger(service.get_table_client("notifications"), tid),
+            mail_from=sender_setup(settings),
         )
 
     def findings(self, states: list[UserState] | None = None) -> list[Finding]:
         """The tenant's findings as the admin reads them everywhere (dashboard, digest, CLI)."""
-        return tenant_findings(self.tenant.snapshot(), self.users.query() if states is None else states)
+        snapshot = replace(self.tenant.snapshot(), sender=self.mail_from)
+        return tenant_findings(snapshot, self.users.query() if states is None else states)
+
+
+def sender_setup(settings: Settings) -> SenderSetup | None:
+    if settings.notify_mode == "off" or not settings.sender_address:
+        return None
+    messages = settings.messages
+    return SenderSetup(settings.sender_address, messages.send_per_hour, 1 + len(messages.reminder_days))
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:

@@ -38,7 +38,6 @@ from report.queries import (
     user_detail,
 )
 from report.users import ReportError, status_counts, to_csv, user_rows
-from rules.readiness import tenant_findings
 
 HERE = Path(__file__).parent
 STATIC = {"dashboard.css": "text/css", "table-sort.js": "text/javascript"}
@@ -66,6 +65,9 @@ class AdminTables(Protocol):
     def runs(self) -> RunLog: ...
     @property
     def tenant(self) -> TenantState: ...
+    def findings(self, states: list[UserState] | None = None) -> list[Finding]:
+        """The tenant's findings, with what only the deployment knows (the sender domain)."""
+        ...
 
 
 @lru_cache(maxsize=1)
@@ -152,6 +154,7 @@ def build_admin_app(tables: Callable[[], AdminTables]) -> Starlette:
                 summary=summarize(states),
                 findings=_findings(repos, states),
                 trend=trend_points(repos.runs.recent(1000, step="collect")),
+                emails=email_overview(repos.ledger, repos.runs.recent(1, step="notify")),
                 rows=rows,
                 link=link,
                 generated=utcnow().strftime("%Y-%m-%d %H:%M UTC"),
@@ -177,8 +180,24 @@ def build_admin_app(tables: Callable[[], AdminTables]) -> Starlette:
     )
 
 
+EMAIL_STATES = (
+    ("dry-run", "would send (rendered by the dry-run or pilot; going live sends them)"),
+    ("failed", "failed, retried with backoff"),
+    ("refused", "refused: fix the cause, then python -m cli notify --retry-failed"),
+)
+
+
+def email_overview(ledger: NotificationLog, last_notify: list[RunRecord], shown: int = 50) -> dict[str, Any]:
+    """The emails the admin must know about: the last notify run's line, and what the ledger holds back."""
+    held = []
+    for state, heading in EMAIL_STATES:
+        entries = sorted(ledger.in_state(state), key=lambda e: e.created_at)
+        held.append({"state": state, "heading": heading, "count": len(entries), "entries": entries[:shown]})
+    return {"last": last_notify[0] if last_notify else None, "held": held}
+
+
 def _findings(repos: AdminTables, states: list[UserState]) -> list[Finding]:
-    return tenant_findings(repos.tenant.snapshot(), states)
+    return repos.findings(states)
 
 
 def _run_json(run: RunRecord) -> dict[str, Any]:

@@ -21,3 +21,6 @@ SIGNIN_ERROR_CODES = "https://learn.microsoft.com/en-us/entra/identity-platform/
 SIGNIN_LOGS = "https://learn.microsoft.com/en-us/entra/identity/monitoring-health/concept-sign-ins"
 GET_MOBILE_DEVICE = "https://learn.microsoft.com/en-us/powershell/module/exchange/get-mobiledevice"
 REMOVE_MOBILE_DEVICE = "https://learn.microsoft.com/en-us/powershell/module/exchange/remove-mobiledevice"
+ACS_CUSTOM_DOMAIN = (
+    "https://learn.microsoft.com/en-us/azure/communication-services/quickstarts/email/add-custom-verified-domains"
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from core.findings import Finding, TenantSnapshot
+from core.findings import Finding, SenderSetup, TenantSnapshot
 from core.records import AppleAppStatus, ConsentPolicy, UserState
 from rules import links
 from rules.rule import Reason, Rule
@@ -77,6 +77,14 @@ FINDINGS: tuple[Reason, ...] = (
         links.CA_BLOCK_LEGACY,
     ),
     Reason(
+        "sender_domain",
+        "medium",
+        "User emails come from the organisation's own verified domain, not ACS's Azure-managed one.",
+        "Add a custom domain to the Email Communication Service, verify it (TXT, SPF, DKIM records), connect "
+        "it, and set LAM_SENDER_ADDRESS to an address of it (docs/deploy.md, 'A sender people trust').",
+        links.ACS_CUSTOM_DOMAIN,
+    ),
+    Reason(
         "attack",
         "high",
         "Password spray over legacy authentication: a source failing credentials on many accounts in one hour.",
@@ -120,7 +128,7 @@ def tenant_findings(tenant: TenantSnapshot, states: Iterable[UserState]) -> list
                 devices.legacy == 0,
                 f"Exchange device partnerships: {devices.devices} read in {devices.requests} request(s); "
                 f"{devices.legacy} still sync with a legacy profile; {devices.obsolete} obsolete (listed, not mailed).",
-                CATALOG["device_partnerships"].action if devices.legacy or devices.obsolete else "",
+                _device_action(user_emails_may_go(apple, consent)) if devices.legacy or devices.obsolete else "",
             )
         )
     if apple is None:
@@ -163,6 +171,8 @@ def tenant_findings(tenant: TenantSnapshot, states: Iterable[UserState]) -> list
                     CATALOG["ca_legacy_block"].action,
                 )
             )
+    if tenant.sender is not None:
+        findings.append(sender_finding(tenant.sender, legacy_active_users))
     if attack is not None and attack.accounts:
         sources = ", ".join(f"{ip} ({n} accounts)" for ip, n in list(attack.sources.items())[:5])
         findings.append(
@@ -176,6 +186,36 @@ def tenant_findings(tenant: TenantSnapshot, states: Iterable[UserState]) -> list
             )
         )
     return findings
+
+
+def _device_action(emails_may_go: bool) -> str:
+    """The partnership owners are emailed only while Apple's app may be consented to: never claim more."""
+    action = CATALOG["device_partnerships"].action
+    if emails_may_go:
+        return action
+    return action.replace("(they are emailed)", "(their emails are held until Apple's app has consent)")
+
+
+AZURE_MANAGED_SUFFIX = ".azurecomm.net"
+AZURE_MANAGED_PER_HOUR = 10
+"""ACS caps an Azure-managed domain at about ten emails an hour, whatever LAM_SEND_PER_HOUR says."""
+
+
+def sender_finding(sender: SenderSetup, users: int) -> Finding:
+    """An Azure-managed sender looks like phishing to users, and is capped: say so, with the time it takes."""
+    domain = sender.address.rpartition("@")[2].casefold()
+    if not domain.endswith(AZURE_MANAGED_SUFFIX):
+        return finding("sender_domain", True, f"User emails come from your own domain {domain}.")
+    per_hour = max(1, min(sender.per_hour, AZURE_MANAGED_PER_HOUR))
+    hours = -(-users * sender.messages_per_user // per_hour)
+    return finding(
+        "sender_domain",
+        False,
+        f"User emails come from the Azure-managed domain {domain}: users may take a message from an unknown "
+        f"address telling them to delete their mail account for phishing; at {per_hour} an hour your {users} "
+        f"user(s) on legacy EAS take {hours} hour(s) to get {sender.messages_per_user} email(s) each.",
+        CATALOG["sender_domain"].action,
+    )
 
 
 def blocks_legacy_for_everyone(policy: dict[str, Any]) -> bool:

@@ -1,14 +1,20 @@
-"""The notification ledger: the intent is written before a send and completed after, so no mail goes twice."""
+"""The notification ledger: the intent is written before a send and completed after, so no mail goes twice.
+
+Every transition is conditional: a new row must not exist, a changed row must still carry the ETag it
+was read with. Two overlapping runs (a manual run during the timer) cannot both take one message up.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from core.ledger import LedgerConflictError, LedgerEntry
+from core.ledger import FAILED, REFUSED, LedgerConflictError, LedgerEntry
 from store.tables import utc_datetime
 
 
@@ -24,15 +30,32 @@ class NotificationLedger:
             return None
         return _from_row(row)
 
-    def begin(self, entry: LedgerEntry) -> None:
+    def begin(self, entry: LedgerEntry) -> LedgerEntry:
         """Create the intent row; it fails if the row exists, which is what makes a send exactly-once."""
         try:
-            self._table.create_entity(_to_row(self._tenant, entry))
+            metadata = self._table.create_entity(_to_row(self._tenant, entry))
         except ResourceExistsError as exc:
             raise LedgerConflictError(f"notification {entry.row_key} was already started") from exc
+        return replace(entry, etag=str(metadata.get("etag") or ""))
 
-    def complete(self, entry: LedgerEntry) -> None:
-        self._table.upsert_entity(_to_row(self._tenant, entry), mode=UpdateMode.REPLACE)
+    def complete(self, entry: LedgerEntry) -> LedgerEntry:
+        """Move the row to ``entry``'s state, only if nobody moved it since ``entry.etag`` was read."""
+        if not entry.etag:
+            raise LedgerConflictError(f"notification {entry.row_key}: no ETag, the row was never read")
+        try:
+            metadata = self._table.update_entity(
+                _to_row(self._tenant, entry),
+                mode=UpdateMode.REPLACE,
+                etag=entry.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except ResourceNotFoundError as exc:
+            raise LedgerConflictError(f"notification {entry.row_key} is gone") from exc
+        except HttpResponseError as exc:
+            if exc.status_code == 412:
+                raise LedgerConflictError(f"notification {entry.row_key} was moved by another run") from exc
+            raise
+        return replace(entry, etag=str(metadata.get("etag") or ""))
 
     def since(self, since: datetime) -> list[LedgerEntry]:
         rows = self._table.query_entities(
@@ -44,9 +67,20 @@ class NotificationLedger:
         """When messages that reached (or may have reached) ACS were started: the quota's view."""
         return sorted(e.created_at for e in self.since(since) if e.state in ("sending", "sent"))
 
-    def retry(self, entry: LedgerEntry) -> None:
-        """Take a throttled message up again (a new operation id: the earlier one never reached ACS)."""
-        self.complete(entry)
+    def retry(self, entry: LedgerEntry) -> LedgerEntry:
+        """Take a message that never reached ACS up again (a new operation id), conditional on its ETag."""
+        return self.complete(entry)
+
+    def requeue_failed(self) -> list[LedgerEntry]:
+        """After a fix (key, sender domain, recipient): refused and failed messages go out on the next run."""
+        moved: list[LedgerEntry] = []
+        for state in (REFUSED, FAILED):
+            for entry in self.in_state(state, limit=100_000):
+                try:
+                    moved.append(self.complete(replace(entry, state="not_sent", retry_at=None, attempts=0)))
+                except LedgerConflictError:
+                    continue  # a run took it up meanwhile
+        return moved
 
     def in_state(self, state: str, limit: int = 1000) -> list[LedgerEntry]:
         rows = self._table.query_entities(
@@ -83,9 +117,12 @@ def _to_row(tenant_id: str, entry: LedgerEntry) -> dict[str, Any]:
         "Recipient": entry.recipient,
         "CreatedAt": entry.created_at,
         "Error": entry.error[:4000],
+        "Attempts": entry.attempts,
     }
     if entry.completed_at is not None:
         row["CompletedAt"] = entry.completed_at
+    if entry.retry_at is not None:
+        row["RetryAt"] = entry.retry_at
     return row
 
 
@@ -104,4 +141,7 @@ def _from_row(row: dict[str, Any]) -> LedgerEntry:
         created_at=created,
         completed_at=utc_datetime(row.get("CompletedAt")),
         error=row.get("Error") or "",
+        attempts=int(row.get("Attempts") or 0),
+        retry_at=utc_datetime(row.get("RetryAt")),
+        etag=str(row.metadata.get("etag") or "") if hasattr(row, "metadata") else "",
     )

@@ -26,7 +26,7 @@ from typing import get_args
 import pytest
 
 from core.config import RuleConfig
-from core.findings import SEVERITIES, AttackFinding, DeviceFinding, Severity, TenantSnapshot
+from core.findings import SEVERITIES, AttackFinding, DeviceFinding, SenderSetup, Severity, TenantSnapshot
 from core.records import (
     AppleAppStatus,
     ConsentPolicy,
@@ -451,10 +451,15 @@ def snapshots() -> Iterator[TenantSnapshot]:
         DeviceFinding(readable=True, devices=5, legacy=1, requests=2),
         DeviceFinding(readable=True, devices=5, obsolete=2, requests=2),
     )
-    for apple, consent, block, attack, found, logs in itertools.product(
-        apples, consents, blocks, attacks, device_findings, (None, True, False)
+    senders = (
+        None,
+        SenderSetup("DoNotReply@0f3c2b1a-1111-4222-8333-944455556666.azurecomm.net", 100, 3),
+        SenderSetup("it-helpdesk@contoso.example", 100, 3),
+    )
+    for apple, consent, block, attack, found, logs, sender in itertools.product(
+        apples, consents, blocks, attacks, device_findings, (None, True, False), senders
     ):
-        yield TenantSnapshot(apple, consent, block, attack, found, signin_logs_available=logs)
+        yield TenantSnapshot(apple, consent, block, attack, found, signin_logs_available=logs, sender=sender)
 
 
 def test_every_tenant_finding_is_in_the_catalog() -> None:

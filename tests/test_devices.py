@@ -20,7 +20,7 @@ from rules.devices import judge_device
 from sim.graph_shapes import exchange_device, exchange_mailbox
 from sim.scenario import Scenario
 from store.users import UserRepository
-from tests.conftest import NOW, outbox_messages, sim_settings
+from tests.conftest import NOW, outbox_messages, plain_text, sim_settings
 from tests.scenarios import add_user, legacy_signins, tenant
 
 StartSim = Callable[[Scenario], SimServer]
@@ -115,7 +115,9 @@ def test_partnerships_raise_and_explain_verdicts(tenant_id: str, start_sim: Star
     assert [d.device_id for d in states[people["oldphone"]["id"]].devices] == ["A1"]
     mails = {m["To"].split("<")[1].split("@")[0]: m for m in outbox_messages(sim.state.outbox)}
     assert sorted(mails) == ["both", "oldphone", "oldproto"]
-    assert "iPhone 8, first synced 2017-03-02" in mails["oldphone"]["Subject"]
+    # Issue 15: the subject names the device as its owner does; the old profile's date is in the text, explained.
+    assert mails["oldphone"]["Subject"] == "Action needed: reconnect your work email on your iPhone 8"
+    assert "first set up on 2 March 2017, before your iPhone 8 came out" in plain_text(mails["oldphone"])
     # One paged call per cmdlet, statistics only for the four devices that could be legacy.
     assert sim.state.requests["InvokeCommand:Get-Mailbox"] == 1
     assert sim.state.requests["InvokeCommand:Get-MobileDevice"] == 1

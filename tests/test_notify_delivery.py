@@ -48,8 +48,10 @@ def person(language: str | None, location: str | None, name: str = "Zoë <b>Ö</
     [
         ("de-DE", "US", "en", "de"),
         ("en-GB", "DE", "de", "en"),
-        ("fr-FR", "AT", "en", "de"),
-        ("fr-FR", "FR", "en", "en"),
+        ("it-IT", "AT", "en", "de"),  # no Italian: the country's language (Austria: German)
+        ("it-IT", "IT", "en", "en"),  # no Italian, nor for Italy: the default
+        ("fr-CA", "CA", "en", "fr"),
+        ("es-MX", "US", "de", "es"),
         (None, None, "de", "de"),
         ("xx", None, "zz", "en"),
     ],
@@ -57,7 +59,7 @@ def person(language: str | None, location: str | None, name: str = "Zoë <b>Ö</
 def test_the_users_language_then_country_then_default(
     language: str | None, location: str | None, default: str, locale: str
 ) -> None:
-    assert {"en", "de"} <= available_locales()
+    assert {"en", "de", "fr", "es"} <= available_locales()
     email = compose_remediation(person(language, location), MessagePolicy(default_locale=default))
     assert email.locale == locale
 
@@ -65,8 +67,13 @@ def test_the_users_language_then_country_then_default(
 def test_english_and_german_for_the_same_verdict() -> None:
     english = compose_remediation(person("en-US", "US"), MessagePolicy())
     german = compose_remediation(person("de-DE", "DE"), MessagePolicy())
-    assert english.subject == "Action needed: reconnect your work email on iPhone 7 (iOS 12.1.4, build 16D57)"
-    assert german.subject == "Bitte handeln: Dienst-E-Mail auf iPhone 7 (iOS 12.1.4, build 16D57) neu verbinden"
+    # The model by its marketing name and the settings path of its iOS version (issue 14); no Apple build
+    # numbers, dates as the reader writes them (issue 15).
+    assert english.subject == "Action needed: reconnect your work email on your iPhone 7"
+    assert german.subject == "Bitte handeln: Dienst-E-Mail auf Ihrem iPhone 7 neu verbinden"
+    assert "Ihr Gerät iPhone 7 (iOS 12.1.4) meldet sich" in german.text
+    assert "zuletzt gesehen am 20.11.2026" in german.text
+    assert german.text.rstrip().endswith("Fragen? Wenden Sie sich bitte an Ihren IT-Helpdesk.")
     assert "1. Öffnen Sie Einstellungen > Passwörter & Accounts." in german.text  # iOS 12
     assert "Open Settings" not in german.text and "Öffnen" not in english.text  # whole, never half
     assert '<html lang="de">' in german.html
@@ -100,7 +107,8 @@ def test_reminders_follow_the_cadence_and_stop(tenant_id: str, start_sim: StartS
     service = TableServiceClient.from_connection_string(settings.tables_connection_string or "")
     ledger = NotificationLedger(service.get_table_client("notifications"), tenant_id)
     assert [e.message_id for e in ledger.for_user(alice["id"])] == ["remediation-1", "remediation-2", "remediation-3"]
-    assert "We wrote to you about this on 2026-11-20." in plain_text(outbox_messages(sim.state.outbox)[-1])
+    # The date as the reader's locale writes it (changed by issue 15 from 2026-11-20).
+    assert "We wrote to you about this on 20 November 2026." in plain_text(outbox_messages(sim.state.outbox)[-1])
 
 
 def test_a_pilot_allow_list_holds_everyone_else(tenant_id: str, start_sim: StartSim, azurite: Azurite) -> None:

@@ -214,7 +214,8 @@ def test_a_wrong_acs_key_fails_the_run_and_records_the_failure(
     with pytest.raises(StepFailedError, match="sends failed"):
         cycle(settings)
     assert sim.state.sent == []
-    assert [e.state for e in ledger(settings).all()] == ["failed"]
+    # A refused key is permanent ("refused", requeued by `cli notify --retry-failed`), not a transient "failed".
+    assert [e.state for e in ledger(settings).all()] == ["refused"]
     assert users(settings)[scenario.users[0]["id"]].notified_count == 0
     failed = [r for r in runs_table(settings) if r["Outcome"] == "failed"]
     assert failed[0]["Step"] == "notify"
@@ -270,4 +271,4 @@ def test_a_failed_apple_app_check_does_not_stop_the_cycle(
     ]
     assert users(settings)[alice["id"]].verdict.status == "legacy_active"
     assert outbox_messages(sim.state.outbox) == []
-    assert info.value.runs[2].message == "emails held: the Apple app is missing or has no admin consent"
+    assert info.value.runs[2].message.endswith("; emails held: the Apple app is missing or has no admin consent")

@@ -99,8 +99,11 @@ def test_checkpoint_fence_round_trips(service: TableServiceClient, tenant_id: st
 def test_the_ledger_refuses_a_second_intent_for_the_same_message(service: TableServiceClient, tenant_id: str) -> None:
     ledger = NotificationLedger(service.get_table_client("notifications"), tenant_id)
     entry = LedgerEntry("u1", "remediation-1", "op-1", "sending", "remediation", "en", "u1@contoso.example", NOW)
-    ledger.begin(entry)
+    started = ledger.begin(entry)
     with pytest.raises(LedgerConflictError):
         ledger.begin(replace(entry, operation_id="op-2"))
-    ledger.complete(replace(entry, state="sent", completed_at=NOW))
+    ledger.complete(replace(started, state="sent", completed_at=NOW))
+    assert ledger.get("u1", "remediation-1") == replace(entry, state="sent", completed_at=NOW)
+    with pytest.raises(LedgerConflictError):  # moved since `started` was read: a second move is refused
+        ledger.complete(replace(started, state="throttled"))
     assert ledger.get("u1", "remediation-1") == replace(entry, state="sent", completed_at=NOW)

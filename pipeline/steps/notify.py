@@ -38,23 +38,34 @@ def _send_due(svc: Services, stamp: datetime) -> StepResult:
     before = svc.users.load_all()
     may_go = user_emails_may_go(svc.tenant.load_apple_app(), svc.tenant.load_user_consent())
     result = notify_due(before.values(), may_go, svc.settings.messages, svc.ledger, svc.sender, stamp)
-    done = StepResult(
-        NotifyFigures(
-            failed=result.failed,
-            unconfirmed=result.unconfirmed,
-            settled_sent=settled.sent,
-            settled_not_sent=settled.not_sent,
-            held=dict(result.held),
-        ),
-        "emails held: the Apple app is missing or has no admin consent"
+    figures = NotifyFigures(
+        failed=result.failed,
+        unconfirmed=result.unconfirmed,
+        settled_sent=settled.sent,
+        settled_not_sent=settled.not_sent,
+        held=dict(result.held),
+        sent=result.delivered,
+        rendered=result.rendered,
+        refused=result.refused,
+        carried_over=result.carried_over,
+        held_users=result.named,
+        templates=dict(result.templates),
+    )
+    consent = (
+        "; emails held: the Apple app is missing or has no admin consent"
         if result.held.get("held_tenant_not_ready")
-        else "",
+        else ""
+    )
+    done = StepResult(
+        figures,
+        figures.summary() + consent,
         writes=svc.users.save_changed(result.updated, before),
         emails=result.delivered,
     )
     if result.errors:
+        tried = result.failed + result.refused + result.delivered + result.rendered
         raise SendFailuresError(
-            f"{result.failed} of {result.failed + result.delivered} sends failed: {result.errors[0]}", done
+            f"{len(result.errors)} of {tried} sends failed: {result.errors[0]} ({figures.summary()})", done
         )
     return done
 
@@ -78,7 +89,12 @@ def _send_digest(svc: Services, stamp: datetime) -> StepResult:
         return StepResult(DigestFigures(), "no digest: LAM_DIGEST_RECIPIENTS is empty or LAM_NOTIFY_MODE is 'off'")
     states = svc.users.query()
     digest = build_digest(
-        states, svc.findings(states), svc.ledger.since(stamp - timedelta(days=1)), svc.runs.recent(200), stamp
+        states,
+        svc.findings(states),
+        svc.ledger.since(stamp - timedelta(days=1)),
+        svc.runs.recent(200),
+        stamp,
+        svc.ledger.in_state("refused"),
     )
     if digest.empty and not settings.digest_send_empty:
         return StepResult(
@@ -98,13 +114,11 @@ def _send_digest(svc: Services, stamp: datetime) -> StepResult:
             created_at=stamp,
         )
         try:
-            svc.ledger.begin(entry)
+            entry = svc.ledger.begin(entry)
         except LedgerConflictError:
             already += 1  # today's digest already went (or is being settled) for this recipient
             continue
-        email = compose_digest(
-            digest, recipient, "Details: the dashboard at /api/dashboard, or `python -m cli report`."
-        )
+        email = compose_digest(digest, recipient, DIGEST_FOOTER)
         svc.sender.send(email, entry.operation_id)
         svc.ledger.complete(replace(entry, state=svc.sender.ledger_state, completed_at=stamp))
         sent += 1
