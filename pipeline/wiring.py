@@ -73,7 +73,7 @@ class StateTables:
 
 def retry_policy(settings: Settings) -> RetryPolicy:
     """The one retry policy of Graph, Exchange and ACS calls."""
-    return RetryPolicy(max_retries=settings.graph_max_retries)
+    return RetryPolicy(max_retries=settings.graph_max_retries, max_retry_after=settings.graph_max_retry_after_seconds)
 
 
 def graph_client(settings: Settings) -> GraphClient:

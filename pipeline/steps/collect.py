@@ -30,7 +30,17 @@ from rules.spray import attack_finding, merge_attack
 from store.staging import drop_leftovers
 
 NO_PREMIUM_LICENCE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
-NOT_RECORDS = frozenset({"duplicate", "empty_page", "cursor_expired"})
+NOT_RECORDS = frozenset(
+    {
+        "duplicate",
+        "empty_page",
+        "cursor_expired",
+        "page_refused",
+        "wait_past_deadline",
+        "spray_buckets_evicted",
+        "spray_sources_unnamed",
+    }
+)
 """Noted in the run's figures, but not skipped records: a duplicate was counted before."""
 
 __all__ = ["APPLE_STREAM", "LEGACY_STREAM", "collect_and_evaluate_step"]
@@ -149,6 +159,7 @@ def _read_result(reader: WindowReader, graph: GraphCost, started: float) -> Step
         checkpoints=stats.commits,
         staged_rows=stats.staged_rows,
         noted={k: v for k, v in stats.skipped.items() if v},
+        samples=dict(stats.samples),
     )
     skipped = sum(v for k, v in stats.skipped.items() if k not in NOT_RECORDS)
     return StepResult(figures, pages=stats.pages, events=stats.events, skipped=skipped, writes=stats.writes)
