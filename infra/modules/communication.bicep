@@ -37,13 +37,15 @@ resource sender 'Microsoft.Communication/emailServices/domains/senderUsernames@2
   }
 }
 
-resource communication 'Microsoft.Communication/communicationServices@2023-04-01' = {
+resource communication 'Microsoft.Communication/communicationServices@2025-05-01' = {
   name: communicationServiceName
   location: 'global'
   tags: tags
   properties: {
     dataLocation: dataLocation
     linkedDomains: [domain.id]
+    // The app sends with its identity (the email sender role): access keys would only be a way around it.
+    disableLocalAuth: true
   }
 }
 
