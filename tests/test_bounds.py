@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from azure.data.tables import TableServiceClient
 
+from collectors.graph import build_graph_client
 from collectors.signins import parse_signins_bytes
 from core.bounds import CUT_MARKER, MAX_TEXT_CHARS, bounded, is_key_safe
 from core.clock import parse_graph_time
@@ -168,3 +169,24 @@ def test_an_id_that_is_a_prefix_of_another_is_staged_and_read_back(azurite: Azur
     read = [(user, delta.evidence.legacy_failure) for user, delta in staging.committed(["x1"])]
     staging.drop()
     assert read == sorted((i, n + 1) for n, i in enumerate(ids))
+
+
+def test_real_next_links_stay_on_graph_and_others_do_not() -> None:
+    """Real nextLinks: microsoftgraph/microsoft-graph-docs-contrib api-reference/v1.0/api/signin-list.md
+    (Example 1's response) and microsoftgraph/msgraph-sdk-powershell issue 2677 (a $skiptoken with ! and %2f)."""
+    graph = build_graph_client("https://graph.microsoft.com", None)
+    for real in (
+        "https://graph.microsoft.com/v1.0/auditLogs/signIns?$top=1&$skiptoken=9177f2e3532fcd4c4d225f68f7b9bdf7_1",
+        "https://graph.microsoft.com/beta/security/auditLog/queries/q/records?$skiptoken=1!4!MA--%2f1!48!MDAxOTcw",
+    ):
+        assert graph.owns(real)
+    for forged in (
+        "https://graph.microsoft.com:8443/v1.0/auditLogs/signIns?$skiptoken=x",
+        "http://graph.microsoft.com/v1.0/auditLogs/signIns",
+        "https://graph.microsoft.com.evil.example/v1.0/auditLogs/signIns",
+        "https://evil.example/v1.0/auditLogs/signIns?https://graph.microsoft.com/",
+        "https://graph.microsoft.com@evil.example/v1.0/auditLogs/signIns",
+        "//evil.example/v1.0",
+        "v1.0/auditLogs/signIns?$skiptoken=x",
+    ):
+        assert not graph.owns(forged), forged
