@@ -112,8 +112,9 @@ OVERLAPPING_GRAPH_ROLES = {"Directory.Read.All", "Directory.ReadWrite.All"}
 
 
 def _inner(resource: dict[str, Any]) -> dict[str, Any]:
-    config = resource["config"]
-    return config.get("config", config) if ("loop_type" in config or "condition" in config) else config
+    config: dict[str, Any] = resource["config"]
+    inner: dict[str, Any] = config.get("config", config) if ("loop_type" in config or "condition" in config) else config
+    return inner
 
 
 def _all(docs: dict[str, dict[str, Any]], type_: str) -> list[tuple[str, dict[str, Any]]]:
@@ -131,17 +132,17 @@ def identity_problems(docs: dict[str, dict[str, Any]], folder: Path) -> list[str
     assigned: dict[str, str] = {}
     for name, assignment in _all(docs, "Microsoft.Authorization/roleAssignments"):
         text = str(assignment)
-        role = re.search(r"'operand_1': 'roles', 'operand_2': '(\w+)'", text)
+        named = re.search(r"'operand_1': 'roles', 'operand_2': '(\w+)'", text)
         scope = assignment.get("scope")
-        if role:
-            assigned[role.group(1)] = str(scope)
+        if named:
+            assigned[named.group(1)] = str(scope)
         if scope is None or (isinstance(scope, str) and scope in {"resourceGroup()", "subscription()"}):
             problems.append(f"role assignment {name}: scope it to a single resource")
-    for role, service in STORAGE_ROLE_SCOPES.items():
-        if role not in assigned:
-            problems.append(f"{role}: not assigned")
-        elif f"'{service}'" not in assigned[role]:
-            problems.append(f"{role}: scope it to the {service}, not the whole storage account")
+    for storage_role, service in STORAGE_ROLE_SCOPES.items():
+        if storage_role not in assigned:
+            problems.append(f"{storage_role}: not assigned")
+        elif f"'{service}'" not in assigned[storage_role]:
+            problems.append(f"{storage_role}: scope it to the {service}, not the whole storage account")
     if assigned.get("monitoringMetricsPublisher") != "appInsights":
         problems.append("monitoringMetricsPublisher: the identity needs it on App Insights (local auth is off)")
     for name, acs in _all(docs, "Microsoft.Communication/communicationServices"):
@@ -160,11 +161,11 @@ def identity_problems(docs: dict[str, dict[str, Any]], folder: Path) -> list[str
     graph_roles_file = folder / "modules" / "graph-roles.bicep"
     if graph_roles_file.exists():
         granted = docs["modules/graph-roles.bicep"]["variables"]["graphRoles"]["value"]
-        for role in sorted(OVERLAPPING_GRAPH_ROLES.intersection(granted)):
-            problems.append(f"Graph role {role}: broader than needed (least privilege)")
+        for broad in sorted(OVERLAPPING_GRAPH_ROLES.intersection(granted)):
+            problems.append(f"Graph role {broad}: broader than needed (least privilege)")
         lines = graph_roles_file.read_text().splitlines()
-        for role in granted:
-            line = next((ln for ln in lines if f"'{role}'" in ln), "")
+        for graph_role in granted:
+            line = next((ln for ln in lines if f"'{graph_role}'" in ln), "")
             if "//" not in line or len(line.split("//", 1)[1].strip()) < 20:
-                problems.append(f"Graph role {role}: say why it is needed, on its line")
+                problems.append(f"Graph role {graph_role}: say why it is needed, on its line")
     return problems

@@ -61,7 +61,7 @@ def hostile_text(rng: random.Random) -> str:
     return text + "A" * rng.choice([0, 10, 600, 9000])
 
 
-def unusable(rng: random.Random, n: int) -> dict[str, Any]:
+def unusable(rng: random.Random, n: int) -> object:
     """A record that cannot be counted: one fatal defect, everything else random."""
     record: dict[str, Any] = {
         "id": f"fuzz-{n}",
@@ -84,7 +84,7 @@ def unusable(rng: random.Random, n: int) -> dict[str, Any]:
     elif defect == 4:
         record["status"] = rng.choice([None, "failed", [], {"errorCode": {"nested": 1}}])
     else:
-        record = rng.choice([None, 5, "record", [1, 2]])  # type: ignore[assignment]
+        return rng.choice([None, 5, "record", [1, 2]])
     return record
 
 

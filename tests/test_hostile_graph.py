@@ -221,3 +221,30 @@ def test_sixteen_huge_user_agents_on_one_account_leave_a_bounded_row(
     assert state is not None and state.evidence.legacy_total == 16
     assert state.evidence.user_agent.endswith(CUT_MARKER) and len(state.evidence.user_agent) == 512
     assert sum(state.evidence.agents.values()) == 16
+
+
+def test_a_page_served_again_later_is_not_counted_twice(tenant_id: str, start_sim: StartSim, azurite: Azurite) -> None:
+    """Before: the first page served again as the sixth (past the last three pages' ids) counted again.
+    Its nextLink differs only by a fragment, so the real sixth page follows and nothing loops."""
+    scenario = busy_tenant(tenant_id, NOW, people=2, each=40, page_size=10)
+    sim = start_sim(scenario)
+    first: dict[str, Any] = {}
+    proxy: list[str] = []
+
+    def fault(number: int, path: str) -> Answer | Rewrite | None:
+        def remember(page: dict[str, Any]) -> dict[str, Any]:
+            first.update(page)
+            return page
+
+        if number == 6:
+            again = {"value": first["value"], "@odata.nextLink": proxy[0] + path + "#again"}
+            return Answer(200, orjson.dumps(again), {"Content-Type": "application/json"})
+        return remember if number == 1 else None
+
+    with HostileGraph(sim.url, fault) as graph:
+        proxy.append(graph.url)
+        settings = sim_settings(sim, azurite, LAM_GRAPH_BASE_URL=graph.url)
+        run = collect(settings)
+    assert run.outcome == "succeeded", run.message
+    assert figures(run).noted["repeated_page"] == 10
+    assert counted(settings) == truth(scenario, NOW - timedelta(days=30), NOW)

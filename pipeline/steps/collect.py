@@ -33,6 +33,7 @@ NO_PREMIUM_LICENCE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
 NOT_RECORDS = frozenset(
     {
         "duplicate",
+        "repeated_page",
         "empty_page",
         "cursor_expired",
         "page_refused",

@@ -24,7 +24,7 @@ from collectors.signins import SAMPLE_CHARS, SignInPage, apple_app_filter, legac
 from core.bounds import bounded
 from core.dedupe import RecentIds, id_key
 from core.ingest import Checkpoint, IngestWindow
-from core.records import Delta
+from core.records import Delta, SignInEvent
 from pipeline.memory import release_free_memory
 from pipeline.settings import Settings
 from pipeline.wiring import Services
@@ -156,6 +156,7 @@ class WindowReader:
         self._watched = frozenset(p.casefold() for p in svc.settings.legacy_protocols)
         self._committer = Committer(self.staging, svc.checkpoints, window)
         self._requests_counted = svc.graph.stats.requests
+        self._previous_newest: datetime | None = None
 
     async def read(self) -> bool:
         """Read pages until the window is done (True) or the time budget is spent (False)."""
@@ -240,6 +241,7 @@ class WindowReader:
             keys.add(key)
             fresh.append(event)
         self._recent.add_page(keys)
+        fresh = self._unless_repeated(page, fresh)
         if name == LEGACY_STREAM:
             self.stats.skipped["not_watched_protocol"] += fold_legacy(segment.deltas, fresh, self._watched)
             self.spray.add(fresh)
@@ -260,6 +262,19 @@ class WindowReader:
         if page.next_link is None:  # this stream is done: the next one starts from its first page
             window.stream += 1
             window.position = None
+            self._previous_newest = None
+
+    def _unless_repeated(self, page: SignInPage, fresh: list[SignInEvent]) -> list[SignInEvent]:
+        """Nothing, if every new sign-in of the page is newer than the newest of the page before: pages
+        come newest first, so this is a page served again past what the recent ids remember (a next
+        page holds only older sign-ins; a page mixing both is kept whole, nothing is lost)."""
+        before = self._previous_newest
+        if page.events:
+            self._previous_newest = max(event.created_at for event in page.events)
+        if fresh and before is not None and all(event.created_at > before for event in fresh):
+            self.stats.skipped["repeated_page"] += len(fresh)
+            return []
+        return fresh
 
     def _commit(self, segment: Segment) -> None:
         """Close the segment: its deltas, the cursor and the state that travels with it become one commit."""
