@@ -170,7 +170,8 @@ async def recorded(
 log = logging.getLogger(__name__)
 UNRECORDED_KEPT = 20
 """Run rows kept in memory while storage is down (the oldest go first; each was logged)."""
-_unrecorded: deque[RunRecord] = deque(maxlen=UNRECORDED_KEPT)
+_unrecorded: deque[tuple[str, RunRecord]] = deque(maxlen=UNRECORDED_KEPT)
+"""(tenant id, run): a row goes to its own tenant's runs table only."""
 
 
 def one_line(exc: BaseException) -> str:
@@ -182,7 +183,7 @@ def _record(svc: Services, run: RunRecord) -> None:
     try:
         svc.runs.record(run)
     except AzureError as exc:
-        _unrecorded.append(run)
+        _unrecorded.append((svc.settings.tenant_id, run))
         log.error(
             "the %s run's row (%s) could not be written, storage is unreachable (%s: %s); it is written once "
             "storage is back, if this process lives",
@@ -194,12 +195,13 @@ def _record(svc: Services, run: RunRecord) -> None:
 
 
 def _write_unrecorded(svc: Services) -> None:
-    while _unrecorded:
+    for kept in [k for k in _unrecorded if k[0] == svc.settings.tenant_id]:
         try:
-            svc.runs.record(_unrecorded[0])
+            svc.runs.record(kept[1])
         except AzureError:
             return
-        log.warning("wrote the %s run's row kept while storage was down", _unrecorded.popleft().step)
+        _unrecorded.remove(kept)
+        log.warning("wrote the %s run's row kept while storage was down", kept[1].step)
 
 
 Step = Callable[[Services, datetime | None], Awaitable[RunRecord]]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -36,7 +37,7 @@ from sim.scenario import Scenario
 from tests.conftest import NOW, figures, sim_settings
 from tests.hostile import Answer, HostileGraph, Rewrite, Server, graph_error, send
 from tests.scenarios import add_user, new_id
-from tests.test_ingest import busy_tenant, collect, counted, repos, truth
+from tests.test_ingest import busy_tenant, collect, counted, repos, runs_rows, truth
 
 StartSim = Callable[[Scenario], SimServer]
 
@@ -248,3 +249,33 @@ def test_a_page_served_again_later_is_not_counted_twice(tenant_id: str, start_si
     assert run.outcome == "succeeded", run.message
     assert figures(run).noted["repeated_page"] == 10
     assert counted(settings) == truth(scenario, NOW - timedelta(days=30), NOW)
+
+
+def test_a_failed_run_row_kept_while_storage_was_down_is_written_once_it_is_back(
+    tenant_id: str, start_sim: StartSim, tmp_path: Path
+) -> None:
+    """Before: Azurite stopped mid-run gave a traceback and no failed-run row, ever."""
+    scenario = busy_tenant(tenant_id, NOW, people=2, each=30, page_size=10)
+    sim = start_sim(scenario)
+    storage = Azurite(tmp_path / "tables").start()
+
+    def stop_storage(number: int, path: str) -> None:
+        if number == 2:
+            storage.stop()
+
+    try:
+        with HostileGraph(sim.url, stop_storage) as graph:
+            settings = sim_settings(sim, storage, LAM_GRAPH_BASE_URL=graph.url, LAM_CHECKPOINT_PAGES="1")
+            with pytest.raises(StepFailedError) as caught:
+                collect(settings)
+            assert caught.value.storage_down and "\n" not in caught.value.run.message
+            storage.start(port=storage.port)  # storage is back
+            healed = collect(settings, NOW + timedelta(minutes=30))
+        rows = runs_rows(settings)
+        users = counted(settings)
+    finally:
+        storage.stop()
+    assert healed.outcome == "succeeded", healed.message
+    failed = [str(row["Message"]) for row in rows if row["Outcome"] == "failed"]
+    assert len(failed) == 1 and failed[0].startswith("ServiceRequestError: "), failed
+    assert users == truth(scenario, NOW - timedelta(days=30), NOW + timedelta(minutes=30))
