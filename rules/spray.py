@@ -10,9 +10,9 @@ from those sources become ``Evidence.spray_failures`` and the admin gets the att
 An attacker chooses how many sources to use, so the state is bounded (it travels in one checkpoint
 row): at most MAX_SOURCES sources are named, and sources found beyond those are still counted (once
 per run) and still widen the attack's time span (``unnamed``), though their victims' failures are not
-marked as spray; at most MAX_OPEN_BUCKETS hours of not-yet-spray
-sources are kept open, and when more are needed the bucket with the fewest accounts (the oldest of
-those) is forgotten first: the one furthest from the threshold. Evictions are counted for the run.
+marked as spray; at most MAX_OPEN_BUCKETS hours of not-yet-spray sources are kept open, and when more
+are needed the bucket with the fewest accounts (the oldest of those) is forgotten first: the one
+furthest from the threshold. Evictions are counted for the run.
 """
 
 from __future__ import annotations

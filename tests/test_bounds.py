@@ -17,12 +17,13 @@ from collectors.signins import parse_signins_bytes
 from core.bounds import CUT_MARKER, MAX_TEXT_CHARS, bounded, is_key_safe
 from core.clock import parse_graph_time
 from core.ingest import IngestWindow
-from core.records import Delta, Evidence, SignInEvent
+from core.records import Delta, DeviceRecord, Evidence, SignInEvent, UserState, Verdict
 from devstack.azurite import Azurite
 from rules.spray import MAX_SOURCES, SprayTracker, attack_finding
 from store.checkpoints import SPRAY_CHUNKS, CheckpointRepository
 from store.staging import StagingTable
 from store.tables import CHUNK_BYTES, ensure_tables
+from store.users import MAX_PROPERTY_CHARS, from_entity, to_entity
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
@@ -190,3 +191,26 @@ def test_real_next_links_stay_on_graph_and_others_do_not() -> None:
         "v1.0/auditLogs/signIns?$skiptoken=x",
     ):
         assert not graph.owns(forged), forged
+
+
+def test_a_user_row_with_hostile_device_text_stays_within_one_property() -> None:
+    """Exchange's device fields are outside text too: 20 partnerships of 9,000-character fields."""
+    huge = "[/]" + "D" * 9000
+    devices = tuple(
+        DeviceRecord(user_id="u", device_id=f"d{n}", friendly_name=huge, device_model=huge, user_agent=huge)
+        for n in range(20)
+    )
+    state = UserState(
+        user_id="u",
+        evidence=Evidence(upn="=cmd|' /C calc'!A0" + "x" * 9000, user_agent=huge),
+        verdict=Verdict("legacy_active", ("legacy_signin_succeeded",)),
+        rule_version="1",
+        status_since=NOW,
+        devices=devices,
+    )
+    entity = to_entity("tenant", state)
+    assert len(entity["Devices"]) <= MAX_PROPERTY_CHARS
+    assert all(len(v) <= MAX_TEXT_CHARS for k, v in entity.items() if isinstance(v, str) and k != "Devices")
+    back = from_entity(entity)
+    assert 0 < len(back.devices) < 20 and back.devices[0].friendly_name.endswith(CUT_MARKER)
+    assert back.evidence.upn.endswith(CUT_MARKER)
