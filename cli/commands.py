@@ -22,11 +22,22 @@ from rich.console import Console
 from core.clock import utcnow
 from pipeline.cycle import FULL_CYCLE, StepFailedError, run_with_settings
 from pipeline.settings import Settings, SettingsError, load_settings
+from pipeline.wiring import StorageUnavailableError, storage_guard
+from report.terminal import terminal_safe
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Legacy Auth Monitor")
 # Piped output (make demo in CI, redirects) gets a readable width instead of rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 120)
 errors = Console(stderr=True, soft_wrap=True)  # an error stays one line: URLs and names copy whole
+STEP_FAILED, BAD_INPUT, STORAGE_DOWN = 1, 2, 3
+"""Exit codes: a step failed (its runs row says why), bad settings or options, the state tables unreachable."""
+
+
+def fail(message: object, code: int) -> typer.Exit:
+    """Print one escaped red line (whatever Graph or storage put in the message) and the exit to raise."""
+    line = " ".join(str(message).split())  # the Storage SDK's messages span lines: one line, copied whole
+    errors.print(f"[red]{terminal_safe(line)}[/]", highlight=False)
+    return typer.Exit(code)
 
 
 class ReportFormat(StrEnum):
@@ -39,8 +50,7 @@ def _settings() -> Settings:
     try:
         return load_settings()
     except SettingsError as exc:
-        errors.print(f"[red]{exc}[/]", highlight=False)
-        raise typer.Exit(2) from exc
+        raise fail(exc, BAD_INPUT) from exc
 
 
 @app.command()
@@ -52,20 +62,21 @@ def run(
     settings = _settings()
     while True:
         try:
-            runs, failure = asyncio.run(run_with_settings(settings, FULL_CYCLE)), None
+            with storage_guard():
+                runs, failure = asyncio.run(run_with_settings(settings, FULL_CYCLE)), None
         except StepFailedError as exc:
             runs, failure = exc.runs, exc
+        except StorageUnavailableError as exc:
+            raise fail(exc, STORAGE_DOWN) from exc
         for record in runs:
             console.print(
                 f"{record.step:<10} {record.outcome:<9} pages={record.pages} events={record.events} "
-                f"writes={record.writes} emails={record.emails} {record.message}",
+                f"writes={record.writes} emails={record.emails} {terminal_safe(record.message)}",
                 highlight=False,
-                markup=False,
                 soft_wrap=True,  # one line per step: held users and reasons stay greppable
             )
-        if failure is not None:
-            errors.print(str(failure), style="red", highlight=False, markup=False)
-            raise typer.Exit(1) from failure
+        if failure is not None:  # every step ran; say which failed
+            raise fail(failure, STORAGE_DOWN if failure.storage_down else STEP_FAILED) from failure
         if once:
             return
         time.sleep(every * 60)
@@ -90,10 +101,13 @@ def report(
     try:
         flt = parse_filter({k: v for k, v in given.items() if v is not None})
     except ReportError as exc:
-        errors.print(f"[red]--{exc}[/]", highlight=False)
-        raise typer.Exit(2) from exc
+        raise fail(f"--{exc}", BAD_INPUT) from exc
     settings = _settings()
-    states = [s for s in StateTables.open(settings).users.query(flt.status) if flt.matches(s)]
+    try:
+        with storage_guard():
+            states = [s for s in StateTables.open(settings).users.query(flt.status) if flt.matches(s)]
+    except StorageUnavailableError as exc:
+        raise fail(exc, STORAGE_DOWN) from exc
     if summary:
         import orjson
 
@@ -104,8 +118,7 @@ def report(
         text = ("\ufeff" if out else "") + to_csv(user_rows(states))  # Excel reads UTF-8 files by their BOM
     else:
         if out:
-            errors.print("[red]--out needs --format json or csv[/]")
-            raise typer.Exit(2)
+            raise fail("--out needs --format json or csv", BAD_INPUT)
         render_table(user_rows(states), console)
         return
     if out:
@@ -171,13 +184,19 @@ def findings(
 
     from pipeline.wiring import StateTables
 
-    found = StateTables.open(_settings()).findings()
+    try:
+        with storage_guard():
+            found = StateTables.open(_settings()).findings()
+    except StorageUnavailableError as exc:
+        raise fail(exc, STORAGE_DOWN) from exc
     if format is ReportFormat.table:
         table = Table(title="Tenant findings")
         for column in ("finding", "ok", "summary", "next action"):
             table.add_column(column)
-        for item in found:
-            table.add_row(item.name, "yes" if item.ok else "no", item.summary, item.action)
+        for item in found:  # summaries name attack sources and app names: text from outside
+            table.add_row(
+                item.name, "yes" if item.ok else "no", terminal_safe(item.summary), terminal_safe(item.action)
+            )
         console.print(table)
         return
     import dataclasses
@@ -218,8 +237,7 @@ def sim(
         data = Scenario(generated.tenant_id, generated=generated) if generated else load_scenario(scenario, end)
         data.throttle, data.time_scale, data.latency_ms = parse_rate(throttle), time_scale, latency_ms
     except ValueError as exc:
-        errors.print(f"[red]{exc}[/]", highlight=False)
-        raise typer.Exit(2) from exc
+        raise fail(exc, BAD_INPUT) from exc
     server = SimServer(data, outbox, port=port).start()
     console.print(f"Tenant simulator on {server.url} (Ctrl-C to stop). Point the monitor at it with:")
     for name, value in (

@@ -24,12 +24,17 @@ from kiota_abstractions.authentication import AnonymousAuthenticationProvider, A
 from kiota_abstractions.method import Method
 from kiota_abstractions.native_response_handler import NativeResponseHandler
 from kiota_abstractions.request_information import RequestInformation
-from kiota_http.middleware.options import ResponseHandlerOption, RetryHandlerOption
+from kiota_http.middleware.options import RedirectHandlerOption, ResponseHandlerOption, RetryHandlerOption
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
+from collectors.capped_transport import CappedTransport, ResponseTooLargeError
 from collectors.pacing import RequestPacer
 from core.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
+
+MAX_WIRE_BYTES = 16 * 1024 * 1024
+"""A page of 1,000 sign-ins is about 1 MB, a few MB uncompressed; nothing Graph sends us comes near."""
+MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
 class GraphError(Exception):
@@ -46,6 +51,10 @@ class GraphError(Exception):
 
 class GraphResponseError(GraphError):
     """Graph answered 2xx with a body that is not the JSON object we expect."""
+
+
+class GraphDeadlineError(GraphError):
+    """Waiting any longer for Graph (a Retry-After, the request budget) would pass the run's deadline."""
 
 
 class GraphRetriesExhaustedError(GraphError):
@@ -94,39 +103,55 @@ class GraphClient:
         """One adapter per API version (v1.0 or beta), created lazily inside the running loop."""
         adapter = self._adapters.get(version)
         if adapter is None:
-            http = httpx.AsyncClient(timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, 10.0)), http2=True)
-            no_sdk_retry: dict[str, Any] = {RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0)}
-            client = GraphClientFactory.create_with_default_middleware(client=http, options=no_sdk_retry)
+            transport = CappedTransport(httpx.AsyncHTTPTransport(http2=True), MAX_WIRE_BYTES, MAX_BODY_BYTES)
+            timeout = httpx.Timeout(self._timeout, connect=min(self._timeout, 10.0))
+            http = httpx.AsyncClient(timeout=timeout, transport=transport)
+            # no SDK retries (ours are paced), and no redirects: a 3xx could lead anywhere with our token
+            options: dict[str, Any] = {
+                RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0),
+                RedirectHandlerOption.get_key(): RedirectHandlerOption(should_redirect=False),
+            }
+            client = GraphClientFactory.create_with_default_middleware(client=http, options=options)
             adapter = GraphRequestAdapter(self._auth, client=client)
             adapter.base_url = f"{self._base_url}/{version}"  # no trailing slash, or paths get "//"
             self._adapters[version] = adapter
         return adapter
 
-    async def get_bytes(self, version: str, request: RequestInformation, pacer: RequestPacer | None = None) -> bytes:
-        """The body of a successful answer, after as many paced retries as the policy allows."""
+    async def get_bytes(
+        self,
+        version: str,
+        request: RequestInformation,
+        pacer: RequestPacer | None = None,
+        deadline: float | None = None,
+    ) -> bytes:
+        """The body of a successful answer, after as many paced retries as the policy allows; never waiting
+        past ``deadline`` (time.monotonic()), and never longer than the policy's Retry-After cap."""
         adapter = self.adapter(version)
         request.add_request_options([ResponseHandlerOption(NativeResponseHandler())])
         url = _describe(request)
         started = time.monotonic()
         for attempt in range(self.retry.max_retries + 1):
-            response, problem = await self._attempt(adapter, request, pacer)
-            if response is not None and response.status_code < 400:
+            response, problem = await self._attempt(adapter, request, pacer, deadline)
+            if response is not None and response.status_code < 300:
                 content = response.content
                 # httpx responses sit in reference cycles: collected young, or each page's body (a
                 # megabyte for sign-ins) lingers until the next full collection and memory creeps up
                 del response
                 gc.collect(1)
                 return content
+            if response is not None and response.status_code < 400:
+                raise GraphResponseError(*problem, url)  # a redirect: never followed, our token stays here
             if response is not None and response.status_code not in RETRYABLE_STATUS:
                 raise GraphError(*problem, url)
             retry_after = retry_after_seconds(response.headers.get("Retry-After")) if response is not None else None
             if response is not None and response.status_code == 429:
                 self.stats.throttled += 1
                 if pacer is not None and retry_after is not None:
-                    pacer.pause(retry_after)
+                    pacer.pause(self.retry.capped_retry_after(retry_after))
             if attempt == self.retry.max_retries:
                 break
             delay = self.retry.delay(attempt, retry_after)
+            _check_deadline(deadline, delay, problem, url)
             self.stats.retries += 1
             self.stats.retry_wait_seconds += delay
             await asyncio.sleep(delay)
@@ -142,22 +167,36 @@ class GraphClient:
         )
 
     async def _attempt(
-        self, adapter: GraphRequestAdapter, request: RequestInformation, pacer: RequestPacer | None
+        self,
+        adapter: GraphRequestAdapter,
+        request: RequestInformation,
+        pacer: RequestPacer | None,
+        deadline: float | None,
     ) -> tuple[httpx.Response | None, tuple[int, str, str]]:
-        """One paced attempt: the response, or None and what went wrong on the wire."""
+        """One paced attempt: the response, or None and what went wrong on the wire. The whole answer,
+        headers and body, must come within the timeout: a server trickling a byte at a time is cut off."""
         if pacer is not None:
+            _check_deadline(
+                deadline, pacer.wait_needed(), (0, "Paced", "the request budget is paused"), _describe(request)
+            )
             waited = pacer.waited_seconds
             await pacer.acquire()
             self.stats.pacing_wait_seconds += pacer.waited_seconds - waited
         self.stats.requests += 1
         try:
-            response: httpx.Response = await adapter.send_primitive_async(request, "bytes", None)
-        except httpx.TimeoutException as exc:
-            return None, (0, "Timeout", f"no answer within {self._timeout:g} s ({type(exc).__name__})")
+            async with asyncio.timeout(self._timeout):
+                response: httpx.Response = await adapter.send_primitive_async(request, "bytes", None)
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            return None, (0, "Timeout", f"no whole answer within {self._timeout:g} s ({type(exc).__name__})")
+        except ResponseTooLargeError as exc:
+            raise GraphResponseError(200, "responseTooLarge", str(exc), _describe(request)) from exc
         except httpx.TransportError as exc:
             return None, (0, "ConnectionFailed", f"{type(exc).__name__}: {exc}")
-        if response.status_code < 400:
+        if response.status_code < 300:
             return response, (response.status_code, "", "")
+        if response.status_code < 400:
+            where = response.headers.get("Location", "")[:200]
+            return response, (response.status_code, "redirectRefused", f"Graph redirected to {where!r}; not followed")
         code, message = _error_body(response)
         return response, (response.status_code, code, message)
 
@@ -168,13 +207,26 @@ class GraphClient:
         return parse_object(raw, _describe(request))
 
     async def pages(self, version: str, first: RequestInformation) -> AsyncIterator[dict[str, Any]]:
-        """Yield each page of a collection, following @odata.nextLink verbatim."""
+        """Yield each page of a collection, following @odata.nextLink while it stays on our Graph."""
         request: RequestInformation | None = first
         while request is not None:
             page = await self.get_object(version, request)
-            yield page
             next_link = page.get("@odata.nextLink")
-            request = next_request(next_link) if isinstance(next_link, str) and next_link else None
+            request = self.next_request(next_link) if isinstance(next_link, str) and next_link else None
+            yield page
+
+    def owns(self, url: str) -> bool:
+        """Whether ``url`` is on the configured Graph: same scheme, host and port, under its path."""
+        return _same_origin(url, self._base_url)
+
+    def next_request(self, url: str) -> RequestInformation:
+        """The request for a nextLink (or a saved cursor) that stays on our Graph; else the page that
+        named it is refused: a link elsewhere would carry our token there and bring back its data."""
+        if not self.owns(url):
+            raise GraphResponseError(
+                200, "foreignNextLink", "a nextLink leaves LAM_GRAPH_BASE_URL (host, port or path)", url[:300]
+            )
+        return next_request(url)
 
     async def close(self) -> None:
         for adapter in self._adapters.values():
@@ -222,6 +274,32 @@ def build_graph_client(
     host = urlsplit(base_url).hostname or "graph.microsoft.com"
     auth = AzureIdentityAuthenticationProvider(credential, scopes=[f"{base_url}/.default"], allowed_hosts=[host])
     return GraphClient(auth, base_url, timeout_seconds=timeout_seconds, retry=retry)
+
+
+def _same_origin(url: str, base_url: str) -> bool:
+    try:
+        link, base = urlsplit(url), urlsplit(base_url)
+        return (
+            link.scheme == base.scheme
+            and link.hostname is not None
+            and link.hostname == base.hostname
+            and (link.port or _DEFAULT_PORTS.get(link.scheme)) == (base.port or _DEFAULT_PORTS.get(base.scheme))
+            and not link.username
+            and link.path.startswith(base.path.rstrip("/") + "/")
+        )
+    except ValueError:  # a port that is not a number, an unclosed IPv6 bracket
+        return False
+
+
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def _check_deadline(deadline: float | None, wait: float, problem: tuple[int, str, str], url: str) -> None:
+    if deadline is not None and wait > 0 and time.monotonic() + wait > deadline:
+        status, code, message = problem
+        raise GraphDeadlineError(
+            status, code, f"{message}; waiting {wait:.0f} s more would pass this run's deadline", url
+        )
 
 
 def _describe(request: RequestInformation) -> str:

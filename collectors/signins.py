@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
@@ -14,13 +15,23 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.audit_logs.sign_ins.sign_ins_request_builder import SignInsRequestBuilder
 from msgspec.structs import astuple
 
-from collectors.graph import GraphClient, GraphResponseError, next_request, parse_object
+from collectors.graph import GraphClient, GraphResponseError, parse_object
 from collectors.pacing import RequestPacer
+from collectors.shallow_json import flatten_deep
+from core.bounds import bounded, is_key_safe
 from core.clock import graph_time, parse_graph_time
 from core.constants import APPLE_APP_ID
+from core.dedupe import id_key
 from core.records import SignInEvent
 
 PAGE_SIZE = 1000
+MAX_ID_CHARS = 128
+"""A sign-in id is a GUID; a longer one is not Graph's."""
+MAX_ERROR_CODE = 2**31 - 1
+SAMPLE_CHARS = 80
+MAX_LINK_REPEATS = 10
+"""Empty pages that link back to a link already followed, before the query counts as a loop."""
+_ERROR_CODE = re.compile(r"-?[0-9]{1,10}")
 
 
 @dataclass
@@ -30,6 +41,8 @@ class SignInPage:
     next_link: str | None = None
     """Where the next page is (Graph's @odata.nextLink): the cursor a checkpoint keeps."""
     parse_cpu_seconds: float = 0.0
+    samples: dict[str, str] = field(default_factory=dict)
+    """One skipped record per reason (its id, or what stood for it), so the admin can look it up."""
 
 
 def odata_string(value: str) -> str:
@@ -57,32 +70,42 @@ async def signin_pages(
     odata_filter: str,
     cursor: str | None = None,
     pacer: RequestPacer | None = None,
+    deadline: float | None = None,
 ) -> AsyncIterator[SignInPage]:
     """Stream the pages of one filtered sign-in query, each parsed and ready to fold.
 
     ``cursor`` resumes at a page a checkpoint kept (a nextLink of an earlier run) instead of the first.
+    A page is yielded only once its nextLink is known to be good (on our Graph, not one this query
+    already followed): a bad one refuses the page, so a checkpoint never keeps a cursor that cannot work.
     """
     if cursor:
-        if not cursor.startswith(graph.base_url + "/"):
-            raise GraphResponseError(
-                0, "foreignCursor", "a saved page cursor points outside LAM_GRAPH_BASE_URL", cursor
-            )
-        request = next_request(cursor)
+        request = graph.next_request(cursor)
     else:
         query = SignInsRequestBuilder.SignInsRequestBuilderGetQueryParameters(filter=odata_filter, top=PAGE_SIZE)
         request = SignInsRequestBuilder(graph.adapter(version), {}).to_get_request_information(
             RequestConfiguration(query_parameters=query)
         )
+    followed: set[bytes] = set()  # 8-byte hashes: a long stream's links cost little
+    repeats = 0
     while True:
-        raw = await graph.get_bytes(version, request, pacer)
+        raw = await graph.get_bytes(version, request, pacer, deadline)
         started = time.thread_time()
         page = parse_signins_bytes(raw)
         del raw  # a megabyte: it need not wait for the next page
         page.parse_cpu_seconds = time.thread_time() - started
-        yield page
         if page.next_link is None:
+            yield page
             return
-        request = next_request(page.next_link)
+        link = id_key(page.next_link)
+        if link in followed:  # an empty page may link to itself again (Graph's way of saying "not yet")
+            repeats += 1
+            if page.events or repeats > MAX_LINK_REPEATS:
+                raise GraphResponseError(
+                    200, "nextLinkLoop", "a nextLink this query already followed", page.next_link[:300]
+                )
+        followed.add(link)
+        request = graph.next_request(page.next_link)
+        yield page
 
 
 class _Record(msgspec.Struct):
@@ -114,30 +137,51 @@ _FIELDS = _Record.__struct_fields__
 def parse_signins_bytes(raw: bytes) -> SignInPage:
     """A page straight from Graph's bytes, building only the fields we read (a page is parsed in a few
     milliseconds and leaves little behind). A page of odd shape, say a record that is not an object, goes
-    the careful way instead, where every oddity is counted."""
+    the careful way instead, where every oddity is counted; a page nested too deep to decode has its
+    deepest fields cut first. A page without ``value`` is an error, never an empty last page."""
     try:
         body = _PAGE.decode(raw)
-    except msgspec.DecodeError:
-        return parse_signins_page(parse_object(raw, "auditLogs/signIns"))
+    except (msgspec.DecodeError, RecursionError):
+        return _parse_carefully(raw)
+    if body.value is None:
+        raise _no_value()
     page = SignInPage(events=[], next_link=_link(body.next_link))
-    for record in body.value or ():
+    for record in body.value:
         event, problem = signin_from(*astuple(record))
-        _keep(page, event, problem)
+        _keep(page, event, problem, record.id)
+    return page
+
+
+def _parse_carefully(raw: bytes) -> SignInPage:
+    flat, cut = flatten_deep(raw)
+    try:
+        body = parse_object(flat, "auditLogs/signIns")
+    except RecursionError as exc:  # nested past even the scan's reach: the page is refused and retried
+        raise GraphResponseError(
+            200, "invalidJson", "response is nested too deep to read", "auditLogs/signIns"
+        ) from exc
+    page = parse_signins_page(body)
+    if cut:
+        page.skipped["field_nested_too_deep"] += cut
     return page
 
 
 def parse_signins_page(body: dict[str, Any]) -> SignInPage:
     """Keep the fields we need; count, by reason, every record we cannot use instead of failing."""
-    page = SignInPage(events=[], next_link=_link(body.get("@odata.nextLink")))
     items = body.get("value")
     if not isinstance(items, list):
-        if items is not None:
-            page.skipped["page_value_not_a_list"] += 1
-        return page
+        raise _no_value()
+    page = SignInPage(events=[], next_link=_link(body.get("@odata.nextLink")))
     for item in items:
         event, problem = parse_signin(item)
-        _keep(page, event, problem)
+        _keep(page, event, problem, item.get("id") if isinstance(item, dict) else None)
     return page
+
+
+def _no_value() -> GraphResponseError:
+    return GraphResponseError(
+        200, "noValue", "a 200 answer without 'value' as a list (an error body?) is not a page", "auditLogs/signIns"
+    )
 
 
 def parse_signin(item: object) -> tuple[SignInEvent | None, str]:
@@ -162,15 +206,17 @@ def signin_from(
     """One sign-in from Graph's values, whatever their types; or None and why it cannot be used."""
     if not isinstance(event_id, str) or not event_id:
         return None, "missing_id"
+    if len(event_id) > MAX_ID_CHARS:
+        return None, "id_too_long"
     if not isinstance(user_id, str) or not user_id:
         return None, "missing_user_id"
+    if not is_key_safe(user_id):
+        return None, "bad_user_id"
     created = parse_graph_time(created_date_time)
     if created is None:
         return None, "bad_created_date_time"
-    code = status.get("errorCode") if isinstance(status, dict) else None
-    if isinstance(code, str) and code.lstrip("-").isdigit():
-        code = int(code)
-    if not isinstance(code, int) or isinstance(code, bool):
+    code = _error_code(status.get("errorCode") if isinstance(status, dict) else None)
+    if code is None:
         return None, "missing_status_error_code"
     return (
         SignInEvent(
@@ -191,11 +237,22 @@ def signin_from(
     )
 
 
-def _keep(page: SignInPage, event: SignInEvent | None, problem: str) -> None:
-    if event is None:
-        page.skipped[problem] += 1
-    else:
+def _error_code(value: object) -> int | None:
+    """Graph's errorCode as an int (a number, or a string of ASCII digits); None for anything else."""
+    if isinstance(value, str) and _ERROR_CODE.fullmatch(value):
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or abs(value) > MAX_ERROR_CODE:
+        return None
+    return value
+
+
+def _keep(page: SignInPage, event: SignInEvent | None, problem: str, record_id: object) -> None:
+    if event is not None:
         page.events.append(event)
+        return
+    page.skipped[problem] += 1
+    if problem not in page.samples:
+        page.samples[problem] = bounded(record_id, SAMPLE_CHARS) if isinstance(record_id, str) else "(no id)"
 
 
 def _link(value: object) -> str | None:
@@ -203,4 +260,4 @@ def _link(value: object) -> str | None:
 
 
 def _text(value: object) -> str:
-    return value.strip() if isinstance(value, str) else ""
+    return bounded(value.strip()) if isinstance(value, str) else ""

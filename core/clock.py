@@ -37,7 +37,10 @@ def parse_graph_time(value: object) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00:00+01:00" is before the year 1 in UTC
+        return None
 
 
 def graph_time(value: datetime) -> str:

@@ -64,6 +64,8 @@ class CollectFigures:
     staging_leftovers_dropped: int = 0
     noted: dict[str, int] = field(default_factory=dict)
     """Records skipped or set aside, by reason (missing_user_id, duplicate, cursor_expired, …)."""
+    samples: dict[str, str] = field(default_factory=dict)
+    """For each reason a record was skipped, the id of one such record (cut to 80 characters)."""
 
 
 HELD_LABELS = {

@@ -60,12 +60,13 @@ class Azurite:
             f"TableEndpoint=http://127.0.0.1:{self.port}/{ACCOUNT};"
         )
 
-    def start(self, timeout: float = 30.0) -> Azurite:
+    def start(self, timeout: float = 30.0, port: int = 0) -> Azurite:
+        """Start on a free port, or on ``port`` (the same one again: storage coming back after an outage)."""
         binary = azurite_binary()
         if self.location:
             self.location.mkdir(parents=True, exist_ok=True)
-        for _attempt in range(3):  # another process may grab the port between probe and bind
-            self.port = _free_port()
+        for _attempt in range(1 if port else 3):  # another process may grab the port between probe and bind
+            self.port = port or _free_port()
             storage = ["--location", str(self.location)] if self.location else ["--inMemoryPersistence"]
             self._process = subprocess.Popen(  # noqa: S603 - our own pinned binary, fixed arguments
                 [

@@ -48,6 +48,8 @@ param deviceMaxNetworks int = 3
 @description('Budget for sign-in log requests: Graph serves 5 per 10 seconds per app and tenant.')
 param signinsRateLimit string = '5/10s'
 param graphMaxRetries int = 5
+@description('The longest Retry-After obeyed, in seconds; a run never waits past its own deadline either.')
+param graphMaxRetryAfterSeconds int = 300
 param graphTimeoutSeconds int = 120
 @description('Seconds one collect run reads before saving its place for the next run (host timeout: 30 min).')
 param collectMaxSeconds int = 1500
@@ -66,6 +68,8 @@ param sendPerHour int = 10
 param notifyMaxSeconds int = 240
 @description('Send a short thank-you when a user is remediated.')
 param sendConfirmation bool = false
+@description('Entra ID sign-in (App Service authentication) in front of the admin views; needs rights to create an app registration. false: function keys only.')
+param adminSignIn bool = true
 @description('Comma-separated admin addresses for the daily digest; empty = no digest.')
 param digestRecipients string = ''
 param digestSchedule string = '0 0 7 * * *'
@@ -136,14 +140,21 @@ module roles 'modules/roles.bicep' = {
     principalId: identity.outputs.principalId
     storageName: storage.outputs.name
     communicationServiceName: 'acs-lam-${token}'
+    appInsightsName: 'appi-lam-${token}'
   }
-  dependsOn: [communication]
+  dependsOn: [communication, monitoring]
 }
 
 module graphRoles 'modules/graph-roles.bicep' = {
   scope: rg
   name: 'graph-roles'
   params: { principalId: identity.outputs.principalId, collectDevices: collectDevices }
+}
+
+module adminAuth 'modules/admin-auth.bicep' = if (adminSignIn) {
+  scope: rg
+  name: 'admin-auth'
+  params: { displayName: 'Legacy Auth Monitor admin (${environmentName})', appName: 'func-lam-${token}' }
 }
 
 module functionApp 'modules/functionapp.bicep' = {
@@ -163,6 +174,7 @@ module functionApp 'modules/functionapp.bicep' = {
     appInsightsConnectionString: monitoring.outputs.connectionString
     acsEndpoint: communication.outputs.endpoint
     senderAddress: communication.outputs.senderAddress
+    adminSignInClientId: adminSignIn ? adminAuth.outputs.clientId : ''
     monitor: {
       notifyMode: notifyMode
       lookbackDays: lookbackDays
@@ -191,6 +203,7 @@ module functionApp 'modules/functionapp.bicep' = {
       exoOrganization: exoOrganization
       signinsRateLimit: signinsRateLimit
       graphMaxRetries: graphMaxRetries
+      graphMaxRetryAfterSeconds: graphMaxRetryAfterSeconds
       graphTimeoutSeconds: graphTimeoutSeconds
       collectMaxSeconds: collectMaxSeconds
       checkpointPages: checkpointPages

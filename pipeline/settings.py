@@ -80,6 +80,8 @@ class Settings:
     signins_rate_limit: tuple[int, float] = (5, 10.0)
     """Sign-in log requests per window of seconds: Graph's reports limit is 5 per 10 s per tenant."""
     graph_max_retries: int = 5
+    graph_max_retry_after_seconds: float = 300.0
+    """The longest Retry-After obeyed (a longer one is cut to this; the run's deadline cuts it further)."""
     graph_timeout_seconds: float = 120.0
     collect_max_seconds: int = 1500
     """How long one collect run reads before it saves its place and leaves the rest to the next run."""
@@ -187,6 +189,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         exo_organization=exo_organization,
         signins_rate_limit=opt("LAM_SIGNINS_RATE_LIMIT", parse_rate),
         graph_max_retries=opt("LAM_GRAPH_MAX_RETRIES", _int_between(0, 20)),
+        graph_max_retry_after_seconds=opt("LAM_GRAPH_MAX_RETRY_AFTER_SECONDS", _seconds_between(0, 3600)),
         graph_timeout_seconds=opt("LAM_GRAPH_TIMEOUT_SECONDS", _seconds_between(0.1, 600)),
         collect_max_seconds=opt("LAM_COLLECT_MAX_SECONDS", _int_between(1, 86400)),
         checkpoint_pages=opt("LAM_CHECKPOINT_PAGES", _int_between(1, 1000)),

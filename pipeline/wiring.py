@@ -7,15 +7,20 @@ failure is raised as StepFailedError so the caller exits non-zero instead of pre
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from azure.core.exceptions import AzureError
 from azure.data.tables import TableServiceClient
 
 from collectors.devices import ExchangeTarget
 from collectors.graph import GraphClient, build_graph_client
 from collectors.pacing import RequestPacer, pacer_for
+from core.bounds import bounded
 from core.clock import utcnow
 from core.findings import Finding, SenderSetup
 from core.records import UserState
@@ -36,10 +41,25 @@ from store.users import UserRepository
 class StepFailedError(RuntimeError):
     """One or more steps failed; ``runs`` are all the runs made (each recorded), failed or not."""
 
-    def __init__(self, runs: list[RunRecord]) -> None:
+    def __init__(self, runs: list[RunRecord], storage_down: bool = False) -> None:
         self.runs = runs
         self.failed = [run for run in runs if run.outcome == "failed"]
+        self.storage_down = storage_down
+        """The state tables failed, not the steps' own work (the CLI's exit code tells them apart)."""
         super().__init__("; ".join(f"step {run.step!r} failed: {run.message}" for run in self.failed))
+
+
+class StorageUnavailableError(RuntimeError):
+    """The state tables could not be read or written; the message is one line."""
+
+
+@contextmanager
+def storage_guard() -> Iterator[None]:
+    """Turn a Storage SDK error (a multi-line HTTP exchange, or a refused connection) into one line."""
+    try:
+        yield
+    except AzureError as exc:
+        raise StorageUnavailableError(f"state tables failed ({type(exc).__name__}): {one_line(exc)}") from exc
 
 
 @dataclass
@@ -87,7 +107,7 @@ def sender_setup(settings: Settings) -> SenderSetup | None:
 
 def retry_policy(settings: Settings) -> RetryPolicy:
     """The one retry policy of Graph, Exchange and ACS calls."""
-    return RetryPolicy(max_retries=settings.graph_max_retries)
+    return RetryPolicy(max_retries=settings.graph_max_retries, max_retry_after=settings.graph_max_retry_after_seconds)
 
 
 def graph_client(settings: Settings) -> GraphClient:
@@ -140,18 +160,59 @@ class Services(StateTables):
 async def recorded(
     svc: Services, step: str, now: datetime, body: Callable[[datetime], Awaitable[StepResult]]
 ) -> RunRecord:
-    """Run a step's body and record its result once, succeeded or failed (with what it did before failing)."""
+    """Run a step's body and record its result once, succeeded or failed (with what it did before failing).
+
+    With storage down the row cannot be written: it waits in memory and is written by the next step
+    that can (a log line says so either way), and the step still fails with one line."""
+    _write_unrecorded(svc)
     try:
         result = await body(now)
     except Exception as exc:
         partial = exc.partial if isinstance(exc, StepError) else StepResult()
-        failed = replace(partial, message=f"{type(exc).__name__}: {exc}")
+        failed = replace(partial, message=f"{type(exc).__name__}: {one_line(exc)}")
         run = RunRecord.of(step, now, utcnow(), "failed", failed)
-        svc.runs.record(run)
-        raise StepFailedError([run]) from exc
+        _record(svc, run)
+        raise StepFailedError([run], storage_down=isinstance(exc, AzureError)) from exc
     run = RunRecord.of(step, now, utcnow(), "succeeded", result)
-    svc.runs.record(run)
+    _record(svc, run)
     return run
+
+
+log = logging.getLogger(__name__)
+UNRECORDED_KEPT = 20
+"""Run rows kept in memory while storage is down (the oldest go first; each was logged)."""
+_unrecorded: deque[tuple[str, RunRecord]] = deque(maxlen=UNRECORDED_KEPT)
+"""(tenant id, run): a row goes to its own tenant's runs table only."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An error's first line, cut: the Storage SDK's messages carry whole HTTP exchanges."""
+    return bounded((str(exc).splitlines() or [""])[0], 500)
+
+
+def _record(svc: Services, run: RunRecord) -> None:
+    try:
+        svc.runs.record(run)
+    except AzureError as exc:
+        _unrecorded.append((svc.settings.tenant_id, run))
+        log.error(
+            "the %s run's row (%s) could not be written, storage is unreachable (%s: %s); it is written once "
+            "storage is back, if this process lives",
+            run.step,
+            run.outcome,
+            type(exc).__name__,
+            one_line(exc),
+        )
+
+
+def _write_unrecorded(svc: Services) -> None:
+    for kept in [k for k in _unrecorded if k[0] == svc.settings.tenant_id]:
+        try:
+            svc.runs.record(kept[1])
+        except AzureError:
+            return
+        _unrecorded.remove(kept)
+        log.warning("wrote the %s run's row kept while storage was down", kept[1].step)
 
 
 Step = Callable[[Services, datetime | None], Awaitable[RunRecord]]
@@ -176,5 +237,5 @@ async def run_with_settings(settings: Settings, steps: list[Step], now: datetime
     finally:
         await svc.close()
     if failures:
-        raise StepFailedError(runs) from failures[0]
+        raise StepFailedError(runs, any(f.storage_down for f in failures)) from failures[0]
     return runs

@@ -7,6 +7,7 @@ Table Storage only as an OData parameter.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,6 +20,7 @@ import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
@@ -51,7 +53,10 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
 }
+"""On every answer, errors included (browsers ignore HSTS over plain http, so loopback is unaffected)."""
+log = logging.getLogger(__name__)
 
 
 class AdminTables(Protocol):
@@ -79,6 +84,18 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body, option=orjson.OPT_INDENT_2), status, media_type="application/json")
 
 
+def _secured(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own answers (no such route, method not allowed) as JSON with our headers."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+    return _secured(_json({"error": str(detail)}, status))
+
+
 def _allowed(request: Request, *names: str) -> None:
     unknown = sorted(set(request.query_params) - {*names, KEY_PARAM})
     if unknown:
@@ -98,8 +115,10 @@ def build_admin_app(tables: Callable[[], AdminTables]) -> Starlette:
                 response = await run_in_threadpool(handler, request, tables())
             except ReportError as exc:
                 response = _json({"error": str(exc)}, 400)
-            response.headers.update(SECURITY_HEADERS)
-            return response
+            except Exception as exc:  # a storage outage, a bug: one line for the admin, the trace in the log
+                log.exception("admin view %s failed", request.url.path)
+                response = _json({"error": f"internal error ({type(exc).__name__}); see the function's log"}, 500)
+            return _secured(response)
 
         return endpoint
 
@@ -176,7 +195,8 @@ def build_admin_app(tables: Callable[[], AdminTables]) -> Starlette:
             Route("/api/runs", view(runs)),
             Route("/api/dashboard", view(dashboard)),
             Route("/api/static/{name}", view(static)),
-        ]
+        ],
+        exception_handlers={HTTPException: _http_error, Exception: _http_error},
     )
 
 

@@ -22,6 +22,10 @@ from rules.user_agent import parse_user_agent
 PLATFORMS = ("ios", "ipados", "macos", "android", "outlook", "unknown")
 FILTERS = ("status", "protocol", "platform", "since")
 MAX_PAGE = 500
+MAX_TOKEN_CHARS = 2048
+"""A token this API issues names a tenant id and a user id (128 characters at most): far below this."""
+MIN_YEAR = 2000
+"""Table Storage holds no date before 1601; no legacy sign-in is older than this."""
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -61,16 +65,18 @@ def parse_filter(params: Mapping[str, str]) -> UserFilter:
     if params.get("since"):
         try:
             since = datetime.fromisoformat(params["since"].replace("Z", "+00:00"))
-        except ValueError:
-            raise ReportError(f"since: {params['since']!r} is not an ISO-8601 date like 2026-11-01") from None
-        since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
+            since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
+        except (ValueError, OverflowError):
+            raise ReportError(f"since: {params['since'][:40]!r} is not an ISO-8601 date like 2026-11-01") from None
+        if since.year < MIN_YEAR:
+            raise ReportError(f"since: must be in {MIN_YEAR} or later")
     return UserFilter(validate_status(params.get("status") or None), protocol, platform, since)
 
 
 def parse_limit(raw: str | None) -> int:
     if raw is None:
         return 100
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not re.fullmatch(r"[0-9]{1,4}", raw) or not 1 <= int(raw) <= MAX_PAGE:  # "²".isdigit() is True
         raise ReportError(f"limit: must be a whole number from 1 to {MAX_PAGE}")
     return int(raw)
 
@@ -82,6 +88,8 @@ def encode_token(token: Mapping[str, Any] | None) -> str | None:
 def decode_token(raw: str | None) -> dict[str, str] | None:
     if not raw:
         return None
+    if len(raw) > MAX_TOKEN_CHARS:
+        raise ReportError("continuation: not a token this API issued (too long)")
     try:
         data = orjson.loads(base64.urlsafe_b64decode(raw.encode()))
     except (binascii.Error, orjson.JSONDecodeError, ValueError):

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.records import STATUSES, DeviceRecord, UserState
+from report.terminal import terminal_safe
 from rules.devices import describe_device
 
 COLUMNS = [
@@ -92,19 +93,30 @@ def to_json(rows: list[dict[str, Any]]) -> bytes:
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
+    """Every cell neutralised against formula injection: Excel and Sheets never evaluate what we export."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow(
-            {
-                **row,
-                "reasons": " ".join(row["reasons"]),
-                "advice": " ".join(row["advice"]),
-                "devices": "; ".join(row["devices"]),
-            }
-        )
+        cells = {
+            **row,
+            "reasons": " ".join(row["reasons"]),
+            "advice": " ".join(row["advice"]),
+            "devices": "; ".join(row["devices"]),
+        }
+        writer.writerow({name: csv_cell(value) for name, value in cells.items()})
     return out.getvalue()
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+"""What makes a spreadsheet read a cell as a formula (OWASP's list, with the full-width forms)."""
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula, prefixed with ' so it shows as text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def render_table(rows: list[dict[str, Any]], console: Console) -> None:
@@ -117,10 +129,10 @@ def render_table(rows: list[dict[str, Any]], console: Console) -> None:
     table.add_column("emails", justify="right")
     for row in rows:
         table.add_row(
-            row["upn"],
+            terminal_safe(row["upn"]),
             row["status"],
             ", ".join(row["reasons"]),
-            row["device"],
+            terminal_safe(row["device"]),
             (row["last_legacy_at"] or "")[:16].replace("T", " "),
             str(row["notified_count"]),
         )

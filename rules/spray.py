@@ -6,6 +6,13 @@ as it arrives (newest first) and keeps, per source and hour, only the accounts s
 source that reached the threshold is remembered for the rest of the window. Its state is small and
 serialisable, so a checkpoint carries it across runs. When the window is read, each user's failures
 from those sources become ``Evidence.spray_failures`` and the admin gets the attack finding.
+
+An attacker chooses how many sources to use, so the state is bounded (it travels in one checkpoint
+row): at most MAX_SOURCES sources are named, and sources found beyond those are still counted (once
+per run) and still widen the attack's time span (``unnamed``), though their victims' failures are not
+marked as spray; at most MAX_OPEN_BUCKETS hours of not-yet-spray sources are kept open, and when more
+are needed the bucket with the fewest accounts (the oldest of those) is forgotten first: the one
+furthest from the threshold. Evictions are counted for the run.
 """
 
 from __future__ import annotations
@@ -25,6 +32,13 @@ VERSION = "2"
 HOUR = 3600
 ORDER_SLACK_SECONDS = 300
 """Pages come newest first; an hour is closed only when the stream is this far past its start."""
+MAX_SOURCES = 1000
+"""Spray sources named in the state (about 90 KB): the finding lists 20, attribution needs the rest."""
+MAX_UNNAMED_REMEMBERED = 200_000
+"""Unnamed sources recognised again within a run (8-byte hashes, about 20 MB at most; never stored)."""
+MAX_OPEN_BUCKETS = 500
+MAX_OPEN_ACCOUNTS = 2500
+"""Account hashes held across all open buckets (LAM_SPRAY_MIN_ACCOUNTS may be large): about 40 KB."""
 
 
 @dataclass
@@ -39,7 +53,15 @@ class SprayTracker:
     min_accounts: int
     sources: dict[str, tuple[float, float]] = field(default_factory=dict)
     """Spray sources found so far: IP → (first, last) failure, as epoch seconds."""
+    unnamed: int = 0
+    """Spray sources found after MAX_SOURCES were named: counted, and in ``unnamed_span``."""
+    _unnamed_seen: set[bytes] = field(default_factory=set)
+    """Their hashes, in memory only (up to MAX_UNNAMED_REMEMBERED), so a source is counted once a run."""
+    unnamed_span: tuple[float, float] | None = None
+    evicted: int = 0
+    """Open buckets forgotten to stay within bounds (this run)."""
     _buckets: dict[tuple[str, int], _Bucket] = field(default_factory=dict)
+    _open_accounts: int = 0
 
     def add(self, events: Iterable[SignInEvent]) -> None:
         """Record credential failures (only those; a policy refusal is not a guessed password)."""
@@ -53,28 +75,72 @@ class SprayTracker:
             if known is not None:
                 self.sources[event.ip] = (min(known[0], moment), max(known[1], moment))
                 continue
+            if self._unnamed_seen and id_key(event.ip) in self._unnamed_seen:
+                self._widen_unnamed(moment, moment)
+                continue
             key = (event.ip, int(moment // HOUR))
             bucket = self._buckets.get(key)
             if bucket is None:
+                self._make_room()
                 bucket = self._buckets[key] = _Bucket(set(), moment, moment)
-            bucket.accounts.add(id_key(event.user_id))
+            account = id_key(event.user_id)
+            if account not in bucket.accounts:
+                bucket.accounts.add(account)
+                self._open_accounts += 1
             bucket.first, bucket.last = min(bucket.first, moment), max(bucket.last, moment)
             if len(bucket.accounts) >= self.min_accounts:
-                self.sources[event.ip] = (bucket.first, bucket.last)
-                del self._buckets[key]
+                self._found(event.ip, bucket.first, bucket.last)
+                self._drop(key)
+            elif self._open_accounts > MAX_OPEN_ACCOUNTS:
+                self._evict()
         if oldest is not None:
             self._close_hours_after(oldest)
+
+    def _found(self, ip: str, first: float, last: float) -> None:
+        if len(self.sources) < MAX_SOURCES:
+            self.sources[ip] = (first, last)
+            return
+        self.unnamed += 1
+        if len(self._unnamed_seen) < MAX_UNNAMED_REMEMBERED:
+            self._unnamed_seen.add(id_key(ip))
+        self._widen_unnamed(first, last)
+
+    def _widen_unnamed(self, first: float, last: float) -> None:
+        span = self.unnamed_span
+        self.unnamed_span = (first, last) if span is None else (min(span[0], first), max(span[1], last))
+
+    def _make_room(self) -> None:
+        if len(self._buckets) >= MAX_OPEN_BUCKETS:
+            self._evict()
+
+    def _evict(self) -> None:
+        """Forget the open bucket furthest from the threshold (fewest accounts; the oldest of those)."""
+        key = min(self._buckets, key=lambda k: (len(self._buckets[k].accounts), self._buckets[k].last))
+        self._drop(key)
+        self.evicted += 1
+
+    def _drop(self, key: tuple[str, int]) -> None:
+        self._open_accounts -= len(self._buckets.pop(key).accounts)
 
     def _close_hours_after(self, position: float) -> None:
         """Forget hours the newest-first stream has left behind: no event of theirs can still come."""
         done = [key for key in self._buckets if key[1] * HOUR > position + ORDER_SLACK_SECONDS]
         for key in done:
-            del self._buckets[key]
+            self._drop(key)
+
+    @property
+    def span(self) -> tuple[float, float] | None:
+        """When the spray sources failed, first to last, named or not."""
+        spans = list(self.sources.values()) + ([self.unnamed_span] if self.unnamed_span else [])
+        if not spans:
+            return None
+        return min(first for first, _ in spans), max(last for _, last in spans)
 
     def state(self) -> dict[str, Any]:
         """A JSON-ready snapshot for the window's checkpoint."""
         return {
             "sources": {ip: list(span) for ip, span in self.sources.items()},
+            "unnamed": [self.unnamed, *(self.unnamed_span or ())],
             "buckets": [
                 [ip, hour, b.first, b.last, sorted(a.hex() for a in b.accounts)]
                 for (ip, hour), b in self._buckets.items()
@@ -87,8 +153,12 @@ class SprayTracker:
         if not state:
             return tracker
         tracker.sources = {str(ip): (float(span[0]), float(span[1])) for ip, span in state["sources"].items()}
+        unnamed = state.get("unnamed") or [0]
+        tracker.unnamed = int(unnamed[0])
+        tracker.unnamed_span = (float(unnamed[1]), float(unnamed[2])) if len(unnamed) == 3 else None
         for ip, hour, first, last, accounts in state["buckets"]:
             tracker._buckets[(str(ip), int(hour))] = _Bucket({bytes.fromhex(a) for a in accounts}, first, last)
+            tracker._open_accounts += len(accounts)
         return tracker
 
 
@@ -116,14 +186,14 @@ def attribute_spray(delta: Delta, sources: Collection[str]) -> tuple[Evidence, t
 
 def attack_finding(tracker: SprayTracker, victims: Mapping[str, int], accounts: int) -> AttackFinding | None:
     """The admin's finding for one window: the accounts hit, each source with its count, the time span."""
-    spans = [tracker.sources[ip] for ip in victims if ip in tracker.sources]
-    if not spans:
+    span = tracker.span
+    if span is None or not any(ip in tracker.sources for ip in victims):
         return None
     return AttackFinding(
         accounts=accounts,
         sources=dict(sorted(victims.items(), key=lambda kv: (-kv[1], kv[0]))[:20]),
-        first_seen=datetime.fromtimestamp(min(first for first, _ in spans), UTC),
-        last_seen=datetime.fromtimestamp(max(last for _, last in spans), UTC),
+        first_seen=datetime.fromtimestamp(span[0], UTC),
+        last_seen=datetime.fromtimestamp(span[1], UTC),
     )
 
 

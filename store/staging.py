@@ -33,7 +33,9 @@ PARTITION_CHARS = 2
 
 
 def _partition(user_id: str) -> str:
-    return user_id[:PARTITION_CHARS].ljust(PARTITION_CHARS, "0")
+    """Padded with the separator, which sorts below every character an id may hold (core.bounds), so
+    partitions come back in user-id order: "a" (as "a!") before "a+", where "a0" came after it."""
+    return user_id[:PARTITION_CHARS].ljust(PARTITION_CHARS, SEPARATOR)
 
 
 def staging_table_name(tenant_id: str, window_id: str) -> str:

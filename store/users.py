@@ -10,6 +10,7 @@ import orjson
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient
 
+from core.bounds import bounded
 from core.records import STATUSES, DeviceRecord, DirectoryUser, Evidence, Status, UserState, Verdict, capped
 from store.tables import REPLACE, Operation, submit_in_batches, utc_datetime
 
@@ -94,6 +95,23 @@ class UserRepository:
 
 
 def to_entity(tenant_id: str, state: UserState) -> dict[str, Any]:
+    """The row: every string cut to MAX_TEXT_CHARS (marked), the device list to what one property holds."""
+    entity = _entity(tenant_id, state)
+    for name, value in entity.items():
+        if isinstance(value, str) and name not in _SIZED_ELSEWHERE:
+            entity[name] = bounded(value)
+    return entity
+
+
+_SIZED_ELSEWHERE = frozenset(
+    {"PartitionKey", "RowKey", "FailureCodes", "Protocols", "Agents", "Networks", "Countries", "Devices"}
+)
+"""Keys (checked when read from Graph), counts (16 keys, each cut at parse time) and the device list."""
+MAX_PROPERTY_CHARS = 30000
+"""Table Storage holds at most 32K characters (64 KiB) in one string property."""
+
+
+def _entity(tenant_id: str, state: UserState) -> dict[str, Any]:
     ev = state.evidence
     user = state.directory
     return {
@@ -131,7 +149,7 @@ def to_entity(tenant_id: str, state: UserState) -> dict[str, Any]:
         "NotifiedCount": state.notified_count,
         "LastNotifiedAt": state.last_notified_at,
         "FirstNotifiedAt": state.first_notified_at,
-        "Devices": orjson.dumps([_device_json(d) for d in state.devices[:MAX_DEVICES]]).decode(),
+        "Devices": _devices_json(state.devices),
         "Window": state.applied_window,
     }
 
@@ -140,19 +158,27 @@ MAX_DEVICES = 20
 """Partnerships kept per user row (a mailbox rarely has more; debris beyond this is dropped)."""
 
 
+def _devices_json(devices: tuple[DeviceRecord, ...]) -> str:
+    """Up to MAX_DEVICES partnerships, fewer if their text would not fit in one property."""
+    kept = [_device_json(d) for d in devices[:MAX_DEVICES]]
+    while len(text := orjson.dumps(kept).decode()) > MAX_PROPERTY_CHARS:
+        kept.pop()
+    return text
+
+
 def _device_json(device: DeviceRecord) -> dict[str, Any]:
     return {
-        "id": device.device_id,
-        "name": device.friendly_name,
-        "os": device.device_os,
-        "type": device.device_type,
-        "model": device.device_model,
-        "agent": device.user_agent,
-        "client": device.client_type,
-        "version": device.client_version,
+        "id": bounded(device.device_id),
+        "name": bounded(device.friendly_name),
+        "os": bounded(device.device_os),
+        "type": bounded(device.device_type),
+        "model": bounded(device.device_model),
+        "agent": bounded(device.user_agent),
+        "client": bounded(device.client_type),
+        "version": bounded(device.client_version),
         "first": device.first_sync.isoformat() if device.first_sync else None,
         "last": device.last_sync.isoformat() if device.last_sync else None,
-        "access": device.access_state,
+        "access": bounded(device.access_state),
     }
 
 

@@ -99,3 +99,73 @@ def security_problems(docs: dict[str, dict[str, Any]]) -> list[str]:
             if props.get(key) != want:
                 problems.append(f"storage {name}: {key} must be {want}")
     return problems
+
+
+STORAGE_ROLE_SCOPES = {
+    "storageBlobDataOwner": "blobService",
+    "storageQueueDataContributor": "queueService",
+    "storageTableDataContributor": "tableService",
+}
+"""Each storage role on the one service that needs it, never the whole account."""
+OVERLAPPING_GRAPH_ROLES = {"Directory.Read.All", "Directory.ReadWrite.All"}
+"""Each would make User.Read.All and Application.Read.All redundant and reads far more than we need."""
+
+
+def _inner(resource: dict[str, Any]) -> dict[str, Any]:
+    config: dict[str, Any] = resource["config"]
+    inner: dict[str, Any] = config.get("config", config) if ("loop_type" in config or "condition" in config) else config
+    return inner
+
+
+def _all(docs: dict[str, dict[str, Any]], type_: str) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (name, _inner(resource))
+        for doc in docs.values()
+        for name, resource in (doc.get("resources") or {}).items()
+        if resource.get("type") == type_ and not resource.get("existing")
+    ]
+
+
+def identity_problems(docs: dict[str, dict[str, Any]], folder: Path) -> list[str]:
+    """Roles scoped to what needs them, telemetry allowed in, no local auth, admin sign-in with Entra ID."""
+    problems: list[str] = []
+    assigned: dict[str, str] = {}
+    for name, assignment in _all(docs, "Microsoft.Authorization/roleAssignments"):
+        text = str(assignment)
+        named = re.search(r"'operand_1': 'roles', 'operand_2': '(\w+)'", text)
+        scope = assignment.get("scope")
+        if named:
+            assigned[named.group(1)] = str(scope)
+        if scope is None or (isinstance(scope, str) and scope in {"resourceGroup()", "subscription()"}):
+            problems.append(f"role assignment {name}: scope it to a single resource")
+    for storage_role, service in STORAGE_ROLE_SCOPES.items():
+        if storage_role not in assigned:
+            problems.append(f"{storage_role}: not assigned")
+        elif f"'{service}'" not in assigned[storage_role]:
+            problems.append(f"{storage_role}: scope it to the {service}, not the whole storage account")
+    if assigned.get("monitoringMetricsPublisher") != "appInsights":
+        problems.append("monitoringMetricsPublisher: the identity needs it on App Insights (local auth is off)")
+    for name, acs in _all(docs, "Microsoft.Communication/communicationServices"):
+        if acs.get("properties", {}).get("disableLocalAuth") is not True:
+            problems.append(f"communication {name}: disableLocalAuth must be true (the app sends with its identity)")
+    for name, component in _all(docs, "Microsoft.Insights/components"):
+        if component.get("properties", {}).get("DisableLocalAuth") is not True:
+            problems.append(f"app insights {name}: DisableLocalAuth must be true")
+    auth = [cfg for _, cfg in _all(docs, "Microsoft.Web/sites/config") if cfg.get("name") == "authsettingsV2"]
+    props = auth[0].get("properties", {}) if auth else {}
+    if not (
+        props.get("globalValidation", {}).get("requireAuthentication") is True
+        and props.get("identityProviders", {}).get("azureActiveDirectory", {}).get("enabled") is True
+    ):
+        problems.append("admin views: Entra ID sign-in (authsettingsV2, requireAuthentication) is missing")
+    graph_roles_file = folder / "modules" / "graph-roles.bicep"
+    if graph_roles_file.exists():
+        granted = docs["modules/graph-roles.bicep"]["variables"]["graphRoles"]["value"]
+        for broad in sorted(OVERLAPPING_GRAPH_ROLES.intersection(granted)):
+            problems.append(f"Graph role {broad}: broader than needed (least privilege)")
+        lines = graph_roles_file.read_text().splitlines()
+        for graph_role in granted:
+            line = next((ln for ln in lines if f"'{graph_role}'" in ln), "")
+            if "//" not in line or len(line.split("//", 1)[1].strip()) < 20:
+                problems.append(f"Graph role {graph_role}: say why it is needed, on its line")
+    return problems

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.infra_rules import ROOT, app_settings, parse_folder, resources, security_problems, settings_problems
+from tests.infra_rules import (
+    ROOT,
+    app_settings,
+    identity_problems,
+    parse_folder,
+    resources,
+    security_problems,
+    settings_problems,
+)
 
 INFRA = ROOT / "infra"
 BAD = ROOT / "tests" / "fixtures" / "infra_bad"
@@ -90,6 +99,7 @@ def test_the_identity_has_exactly_the_listed_roles(infra: dict[str, dict[str, An
         "storageBlobDataOwner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
         "storageQueueDataContributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
         "storageTableDataContributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+        "monitoringMetricsPublisher": "3913510d-42f4-4e42-8a64-420c390055eb",
     }
     ((_, sender),) = list(resources({"r": roles}, "Microsoft.Authorization/roleDefinitions"))
     assert sender["properties"]["permissions"] == [
@@ -101,17 +111,26 @@ def test_the_identity_has_exactly_the_listed_roles(infra: dict[str, dict[str, An
             "notActions": [],
         }
     ]
-    assignments = list(resources(infra, "Microsoft.Authorization/roleAssignments"))
-    assert len(assignments) == 2  # the storage loop over the three roles, and the email sender
-    scopes = sorted(str(cfg["scope"]) for _, cfg in assignments)
-    assert scopes == ["communication", "storage"]  # single resources, never the group or subscription
+    # changed by issue 16: one assignment per storage service instead of three on the whole account,
+    # and Monitoring Metrics Publisher on App Insights (its local auth is off)
+    assignments = dict(resources(infra, "Microsoft.Authorization/roleAssignments"))
+    assert sorted(assignments) == [
+        "blobOwner",
+        "emailSenderAssignment",
+        "metricsPublisher",
+        "queueContributor",
+        "tableContributor",
+    ]
+    assert assignments["metricsPublisher"]["scope"] == "appInsights"
+    assert assignments["emailSenderAssignment"]["scope"] == "communication"
+    assert identity_problems(infra, INFRA) == []
 
     graph = infra["modules/graph-roles.bicep"]
+    # changed by issue 16: no Directory.Read.All; List signIns needs AuditLog.Read.All alone
     assert graph["variables"]["graphRoles"]["value"] == [
         "AuditLog.Read.All",
-        "Directory.Read.All",
-        "Application.Read.All",
         "User.Read.All",
+        "Application.Read.All",
         "Policy.Read.All",
     ]
     exchange = graph["resources"]["exchangeManageAsApp"]
@@ -134,3 +153,34 @@ def test_flex_consumption_python_311_and_azd_wiring(infra: dict[str, dict[str, A
     assert "host: function" in azure_yaml and "monitor:" in azure_yaml
     parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
     assert parameters["notifyMode"]["value"] == "${LAM_NOTIFY_MODE=dry-run}"
+
+
+def test_our_identity_rules_catch_each_weakening(tmp_path: Path) -> None:
+    """A copy of infra/ with each issue-16 fix undone: every one must be named."""
+    copy = tmp_path / "infra"
+    shutil.copytree(INFRA, copy)
+    edits = {
+        "modules/graph-roles.bicep": [("'User.Read.All' //", "'Directory.Read.All'\n  'User.Read.All' //")],
+        "modules/communication.bicep": [("disableLocalAuth: true", "disableLocalAuth: false")],
+        "modules/roles.bicep": [
+            ("scope: storage::tableService", "scope: storage"),
+            ("scope: appInsights", "scope: communication"),
+        ],
+        "modules/functionapp.bicep": [("requireAuthentication: true", "requireAuthentication: false")],
+    }
+    for name, changes in edits.items():
+        path = copy / name
+        text = path.read_text()
+        for old, new in changes:
+            assert old in text, (name, old)
+            text = text.replace(old, new)
+        path.write_text(text)
+    problems = identity_problems(parse_folder(copy), copy)
+    assert problems == [
+        "storageTableDataContributor: scope it to the tableService, not the whole storage account",
+        "monitoringMetricsPublisher: the identity needs it on App Insights (local auth is off)",
+        "communication communication: disableLocalAuth must be true (the app sends with its identity)",
+        "admin views: Entra ID sign-in (authsettingsV2, requireAuthentication) is missing",
+        "Graph role Directory.Read.All: broader than needed (least privilege)",
+        "Graph role Directory.Read.All: say why it is needed, on its line",
+    ]

@@ -59,9 +59,12 @@ def test_odd_records_are_counted_by_reason(odd_shape: bool) -> None:
     }
 
 
-def test_a_page_without_a_value_list() -> None:
-    assert parse_signins_page({"value": None}).events == []
-    assert parse_signins_bytes(b'{"value": {"oops": 1}}').skipped["page_value_not_a_list"] == 1
+def test_a_page_without_a_value_list_is_an_error_not_an_empty_last_page() -> None:
+    # changed by issue 16: a 200 without a value list used to read as an empty last page (the hour lost)
+    with pytest.raises(GraphResponseError, match="without 'value'"):
+        parse_signins_page({"value": None})
+    with pytest.raises(GraphResponseError, match="without 'value'"):
+        parse_signins_bytes(b'{"value": {"oops": 1}}')
     with pytest.raises(GraphResponseError, match="not JSON"):
         parse_signins_bytes(b"<html>Service Unavailable</html>")
 

@@ -65,13 +65,15 @@ resource customSender 'Microsoft.Communication/emailServices/domains/senderUsern
   }
 }
 
-resource communication 'Microsoft.Communication/communicationServices@2023-04-01' = {
+resource communication 'Microsoft.Communication/communicationServices@2025-05-01' = {
   name: communicationServiceName
   location: 'global'
   tags: tags
   properties: {
     dataLocation: dataLocation
     linkedDomains: sendFromCustom ? [managedDomain.id, customDomainResource.id] : [managedDomain.id]
+    // The app sends with its identity (the email sender role): access keys would only be a way around it.
+    disableLocalAuth: true
   }
 }
 

@@ -14,6 +14,8 @@ param appInsightsConnectionString string
 param acsEndpoint string
 param senderAddress string
 param monitor object
+@description('The app registration people sign in through (App Service authentication); empty: function keys only.')
+param adminSignInClientId string
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -119,11 +121,46 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'LAM_EXO_ORGANIZATION', value: monitor.exoOrganization }
         { name: 'LAM_SIGNINS_RATE_LIMIT', value: monitor.signinsRateLimit }
         { name: 'LAM_GRAPH_MAX_RETRIES', value: string(monitor.graphMaxRetries) }
+        { name: 'LAM_GRAPH_MAX_RETRY_AFTER_SECONDS', value: string(monitor.graphMaxRetryAfterSeconds) }
         { name: 'LAM_GRAPH_TIMEOUT_SECONDS', value: string(monitor.graphTimeoutSeconds) }
         { name: 'LAM_COLLECT_MAX_SECONDS', value: string(monitor.collectMaxSeconds) }
         { name: 'LAM_CHECKPOINT_PAGES', value: string(monitor.checkpointPages) }
       ]
     }
+  }
+}
+
+// Entra ID sign-in in front of every admin view (the dashboard for people): a request without a session
+// is sent to the tenant's sign-in page (scripts present a token for the same app registration); the
+// function key stays required behind it (docs/deploy.md).
+resource adminSignIn 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(adminSignInClientId)) {
+  parent: app
+  name: 'authsettingsV2'
+  properties: {
+    //checkov:skip=CKV_AZURE_13:checkov reads this authsettingsV2 child as a whole web app; the site resource above is what this check is about.
+    //checkov:skip=CKV_AZURE_63:checkov reads this authsettingsV2 child as a whole web app; the site resource above is what this check is about.
+    //checkov:skip=CKV_AZURE_65:checkov reads this authsettingsV2 child as a whole web app; the site resource above is what this check is about.
+    //checkov:skip=CKV_AZURE_66:checkov reads this authsettingsV2 child as a whole web app; the site resource above is what this check is about.
+    //checkov:skip=CKV_AZURE_80:checkov reads this authsettingsV2 child as a whole web app; the site resource above is what this check is about.
+    //checkov:skip=CKV_AZURE_88:checkov reads this authsettingsV2 child as a whole web app; the site resource above is what this check is about.
+    //checkov:skip=CKV_AZURE_222:checkov reads this authsettingsV2 child as a whole web app; the site resource above is what this check is about.
+    platform: { enabled: true }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'RedirectToLoginPage'
+      redirectToProvider: 'azureactivedirectory'
+    }
+    httpSettings: { requireHttps: true }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: adminSignInClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+      }
+    }
+    login: { tokenStore: { enabled: false } }
   }
 }
 

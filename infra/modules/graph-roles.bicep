@@ -1,5 +1,8 @@
 // Microsoft Graph application roles for the managed identity, through the Microsoft Graph Bicep extension.
-// The list is the whole of what the monitor may do in the directory; each entry says why.
+// The list is the whole of what the monitor may do in the directory; each entry says why. Least privilege:
+// no Directory.Read.All (it would make User.Read.All and Application.Read.All redundant and read far
+// more): List signIns needs AuditLog.Read.All alone, "least privileged" for applications per
+// microsoftgraph/microsoft-graph-docs-contrib, api-reference/v1.0/includes/permissions/signin-list-permissions.md.
 extension microsoftGraphV1
 
 param principalId string
@@ -10,10 +13,9 @@ var graphAppId = '00000003-0000-0000-c000-000000000000'
 var exchangeAppId = '00000002-0000-0ff1-ce00-000000000000'
 
 var graphRoles = [
-  'AuditLog.Read.All' // read the sign-in logs (auditLogs/signIns)
-  'Directory.Read.All' // the sign-in log API requires it beside AuditLog.Read.All
-  'Application.Read.All' // find the Apple Internet Accounts service principal and its consent grants
+  'AuditLog.Read.All' // read the sign-in logs (auditLogs/signIns): the only role that API needs
   'User.Read.All' // mail address, language, enabled state and type of the users we write to
+  'Application.Read.All' // find the Apple Internet Accounts service principal and its consent grants
   'Policy.Read.All' // user consent policy and Conditional Access legacy-auth block (tenant readiness)
 ]
 

@@ -34,7 +34,19 @@ NO_PREMIUM_LICENCE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
 LICENCE_RETRY_WINDOWS = (1.5, 4.5, 9.0)
 """Waits before asking Graph again after a 403 "no premium licence", in windows of the sign-in request budget
 (LAM_SIGNINS_RATE_LIMIT, 10 s on Graph: 15 s, 45 s, 90 s): the run concludes only after the last."""
-NOT_RECORDS = frozenset({"duplicate", "empty_page", "cursor_expired", "licence_refusal_retried"})
+NOT_RECORDS = frozenset(
+    {
+        "duplicate",
+        "repeated_page",
+        "empty_page",
+        "cursor_expired",
+        "page_refused",
+        "wait_past_deadline",
+        "spray_buckets_evicted",
+        "spray_sources_unnamed",
+        "licence_refusal_retried",
+    }
+)
 """Noted in the run's figures, but not skipped records: a duplicate was counted before."""
 
 __all__ = ["APPLE_STREAM", "LEGACY_STREAM", "collect_and_evaluate_step"]
@@ -176,6 +188,7 @@ def _read_result(reader: WindowReader, graph: GraphCost, started: float) -> Step
         checkpoints=stats.commits,
         staged_rows=stats.staged_rows,
         noted={k: v for k, v in stats.skipped.items() if v},
+        samples=dict(stats.samples),
     )
     skipped = sum(v for k, v in stats.skipped.items() if k not in NOT_RECORDS)
     return StepResult(figures, pages=stats.pages, events=stats.events, skipped=skipped, writes=stats.writes)

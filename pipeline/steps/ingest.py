@@ -19,11 +19,12 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from collectors.graph import GraphError
-from collectors.signins import SignInPage, apple_app_filter, legacy_filter, signin_pages
+from collectors.graph import GraphDeadlineError, GraphError, GraphResponseError
+from collectors.signins import SAMPLE_CHARS, SignInPage, apple_app_filter, legacy_filter, signin_pages
+from core.bounds import bounded
 from core.dedupe import RecentIds, id_key
 from core.ingest import Checkpoint, IngestWindow
-from core.records import Delta
+from core.records import Delta, SignInEvent
 from pipeline.memory import release_free_memory
 from pipeline.settings import Settings
 from pipeline.wiring import Services
@@ -38,6 +39,18 @@ STREAMS = (LEGACY_STREAM, APPLE_STREAM)
 SEGMENT_MAX_USERS = 5000
 """A segment is committed early when it holds this many users: memory stays flat on any tenant."""
 EXPIRED_CURSOR_STATUS = frozenset({400, 404, 410})
+MAX_REQUERIES = 3
+"""Fresh queries after refused pages in one run: a page refused again after that fails the run (the
+cursor stays at the last good page, so the next run starts there)."""
+
+
+def _requery_reason(exc: GraphError, *, from_cursor: bool) -> str | None:
+    """Why the stream is queried afresh from its last good point, or None when the error stands."""
+    if isinstance(exc, GraphResponseError):
+        return "page_refused"
+    if from_cursor and exc.status in EXPIRED_CURSOR_STATUS:
+        return "cursor_expired"
+    return None
 
 
 def open_window(settings: Settings, streams: dict[str, Checkpoint], now: datetime) -> IngestWindow:
@@ -73,6 +86,8 @@ class IngestStats:
     """What one run's reading did: pages and sign-ins read, rows written, what was set aside and why."""
 
     skipped: Counter[str] = field(default_factory=Counter)
+    samples: dict[str, str] = field(default_factory=dict)
+    """The first skipped record of each reason (its id), for the run's details."""
     pages: int = 0
     events: int = 0
     writes: int = 0
@@ -141,6 +156,7 @@ class WindowReader:
         self._watched = frozenset(p.casefold() for p in svc.settings.legacy_protocols)
         self._committer = Committer(self.staging, svc.checkpoints, window)
         self._requests_counted = svc.graph.stats.requests
+        self._previous_newest: datetime | None = None
 
     async def read(self) -> bool:
         """Read pages until the window is done (True) or the time budget is spent (False)."""
@@ -159,11 +175,18 @@ class WindowReader:
             if segment.deltas:  # durable before they are applied; pages with nothing new need no commit
                 self._commit(segment)
             return True
+        except GraphDeadlineError:  # Graph asked us to wait past the run's time: the next run goes on
+            self.stats.skipped["wait_past_deadline"] += 1
+            if segment.pages:
+                self._commit(segment)
+            return False
         except GraphError:
             if segment.pages:  # keep what was read before Graph gave up: the next run resumes after it
                 self._commit(segment)
             raise
         finally:
+            self.stats.skipped["spray_buckets_evicted"] = self.spray.evicted
+            self.stats.skipped["spray_sources_unnamed"] = self.spray.unnamed
             self._committer.finish()
             self.stats.staged_rows = self._committer.rows - self.stats.commits
             self.stats.writes += self._committer.rows
@@ -172,24 +195,30 @@ class WindowReader:
         return segment.pages >= self.svc.settings.checkpoint_pages or len(segment.deltas) >= SEGMENT_MAX_USERS
 
     async def _pages(self) -> AsyncIterator[SignInPage]:
-        """The current stream's pages from where the window stands; a cursor Graph no longer accepts is
-        replaced by a query bounded at the oldest sign-in read so far (repeats are dropped as duplicates)."""
+        """The current stream's pages from where the window stands. A cursor Graph no longer accepts, or a
+        page refused (not a page, a nextLink off our Graph or in a loop), is replaced (MAX_REQUERIES times a
+        run at most) by a query bounded at the oldest sign-in read so far (repeats are dropped as duplicates)."""
         settings, window = self.svc.settings, self.window
         name = STREAMS[window.stream]
         version = settings.signins_api_version
         odata = stream_filter(settings, window, name)
         cursor = window.cursor or None
-        try:
-            async for page in signin_pages(self.svc.graph, version, odata, cursor, self.svc.signin_pacer):
-                cursor = None
-                yield page
-        except GraphError as exc:
-            if cursor is None or exc.status not in EXPIRED_CURSOR_STATUS:
-                raise
-            self.stats.skipped["cursor_expired"] += 1
-            odata = stream_filter(settings, window, name, before=window.position)
-            async for page in signin_pages(self.svc.graph, version, odata, None, self.svc.signin_pacer):
-                yield page
+        requeries = 0
+        while True:
+            try:
+                pages = signin_pages(self.svc.graph, version, odata, cursor, self.svc.signin_pacer, self.deadline)
+                async for page in pages:
+                    cursor = None
+                    yield page
+                return
+            except GraphError as exc:
+                reason = _requery_reason(exc, from_cursor=cursor is not None)
+                if reason is None or requeries >= MAX_REQUERIES:
+                    raise
+                requeries, cursor = requeries + 1, None
+                self.stats.skipped[reason] += 1
+                self.stats.samples.setdefault(reason, bounded(f"{exc.code}: {exc.url}", SAMPLE_CHARS))
+                odata = stream_filter(settings, window, name, before=window.position)
 
     def _fold(self, page: SignInPage, segment: Segment) -> None:
         started = time.thread_time()
@@ -212,12 +241,15 @@ class WindowReader:
             keys.add(key)
             fresh.append(event)
         self._recent.add_page(keys)
+        fresh = self._unless_repeated(page, fresh)
         if name == LEGACY_STREAM:
             self.stats.skipped["not_watched_protocol"] += fold_legacy(segment.deltas, fresh, self._watched)
             self.spray.add(fresh)
         else:
             self.stats.skipped["not_apple_modern"] += fold_apple(segment.deltas, fresh)
         self.stats.skipped.update(page.skipped)
+        for reason, sample in page.samples.items():
+            self.stats.samples.setdefault(reason, sample)
         if not page.events and page.next_link:
             self.stats.skipped["empty_page"] += 1
         self.stats.cpu_seconds += time.thread_time() - started + page.parse_cpu_seconds
@@ -230,6 +262,19 @@ class WindowReader:
         if page.next_link is None:  # this stream is done: the next one starts from its first page
             window.stream += 1
             window.position = None
+            self._previous_newest = None
+
+    def _unless_repeated(self, page: SignInPage, fresh: list[SignInEvent]) -> list[SignInEvent]:
+        """Nothing, if every new sign-in of the page is newer than the newest of the page before: pages
+        come newest first, so this is a page served again past what the recent ids remember (a next
+        page holds only older sign-ins; a page mixing both is kept whole, nothing is lost)."""
+        before = self._previous_newest
+        if page.events:
+            self._previous_newest = max(event.created_at for event in page.events)
+        if fresh and before is not None and all(event.created_at > before for event in fresh):
+            self.stats.skipped["repeated_page"] += len(fresh)
+            return []
+        return fresh
 
     def _commit(self, segment: Segment) -> None:
         """Close the segment: its deltas, the cursor and the state that travels with it become one commit."""
