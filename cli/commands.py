@@ -83,7 +83,8 @@ def report(
 ) -> None:
     """Print the users in the state table (or a summary), filtered like GET /api/users."""
     from pipeline.wiring import StateTables
-    from report.queries import parse_filter, summarize
+    from report.queries import parse_filter
+    from report.summary import counted
     from report.users import ReportError, render_table, to_csv, to_json, user_rows
 
     given = {"status": status, "protocol": protocol, "platform": platform, "since": since}
@@ -97,7 +98,7 @@ def report(
     if summary:
         import orjson
 
-        text = orjson.dumps(summarize(states), option=orjson.OPT_INDENT_2).decode() + "\n"
+        text = orjson.dumps(counted(states).as_json(), option=orjson.OPT_INDENT_2).decode() + "\n"
     elif format is ReportFormat.json:
         text = to_json(user_rows(states)).decode() + "\n"
     elif format is ReportFormat.csv:

@@ -24,7 +24,7 @@ from core.runs import RunRecord, StepError, StepResult
 from notify.senders import AcsSender, OutboxSender, Sender
 from pipeline.credentials import acs_credential, async_credential, sync_credential
 from pipeline.settings import Settings
-from rules.readiness import tenant_findings
+from rules.readiness import tenant_findings, tenant_findings_counted
 from store.checkpoints import CheckpointRepository
 from store.notifications import NotificationLedger
 from store.runs import RunRepository
@@ -72,9 +72,12 @@ class StateTables:
             mail_from=sender_setup(settings),
         )
 
-    def findings(self, states: list[UserState] | None = None) -> list[Finding]:
-        """The tenant's findings as the admin reads them everywhere (dashboard, digest, CLI)."""
+    def findings(self, states: list[UserState] | None = None, legacy_active: int | None = None) -> list[Finding]:
+        """The tenant's findings as the admin reads them everywhere (dashboard, digest, CLI); given the
+        count of legacy_active users (kept by the last collect run), no user is read."""
         snapshot = replace(self.tenant.snapshot(), sender=self.mail_from)
+        if legacy_active is not None:
+            return tenant_findings_counted(snapshot, legacy_active)
         return tenant_findings(snapshot, self.users.query() if states is None else states)
 
 

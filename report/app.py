@@ -7,7 +7,7 @@ Table Storage only as an OData parameter.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from core.clock import utcnow
@@ -30,14 +30,15 @@ from core.records import UserState
 from core.runs import CollectFigures, RunRecord, StatusCounts
 from report.queries import (
     FILTERS,
+    UserFilter,
     decode_token,
     page_users,
     parse_filter,
     parse_limit,
-    summarize,
     user_detail,
 )
-from report.users import ReportError, status_counts, to_csv, user_rows
+from report.summary import Kept, counted, kept_figures
+from report.users import ReportError, to_csv, user_row
 
 HERE = Path(__file__).parent
 STATIC = {"dashboard.css": "text/css", "table-sort.js": "text/javascript"}
@@ -65,7 +66,7 @@ class AdminTables(Protocol):
     def runs(self) -> RunLog: ...
     @property
     def tenant(self) -> TenantState: ...
-    def findings(self, states: list[UserState] | None = None) -> list[Finding]:
+    def findings(self, states: list[UserState] | None = None, legacy_active: int | None = None) -> list[Finding]:
         """The tenant's findings, with what only the deployment knows (the sender domain)."""
         ...
 
@@ -109,10 +110,9 @@ def build_admin_app(tables: Callable[[], AdminTables]) -> Starlette:
         if fmt not in ("json", "csv"):
             raise ReportError(f"format: {fmt!r} is not one of json, csv")
         flt = parse_filter(request.query_params)
-        if fmt == "csv":  # the whole filtered set, for Excel
-            rows = user_rows(s for s in repos.users.query(flt.status) if flt.matches(s))
-            return Response(
-                "\ufeff" + to_csv(rows),
+        if fmt == "csv":  # the whole filtered set, for Excel, streamed a table page at a time
+            return StreamingResponse(
+                csv_stream(repos.users, flt),
                 media_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": 'attachment; filename="legacy-auth-users.csv"'},
             )
@@ -127,8 +127,9 @@ def build_admin_app(tables: Callable[[], AdminTables]) -> Starlette:
 
     def summary(request: Request, repos: AdminTables) -> Response:
         _allowed(request)
-        states = repos.users.query()
-        return _json({**summarize(states), "findings": [vars(f) for f in _findings(repos, states)]})
+        kept = _kept(repos)
+        findings = repos.findings(legacy_active=kept.legacy_active)
+        return _json({**kept.as_json(), "findings": [vars(f) for f in findings]})
 
     def runs(request: Request, repos: AdminTables) -> Response:
         _allowed(request, "limit")
@@ -136,26 +137,33 @@ def build_admin_app(tables: Callable[[], AdminTables]) -> Starlette:
         return _json([_run_json(r) for r in repos.runs.recent(limit)])
 
     def dashboard(request: Request, repos: AdminTables) -> Response:
-        _allowed(request)
+        """Headline figures as the last collect run kept them; the users table one page at a time,
+        filtered like /api/users (the same parameters, so a dashboard link is also an API query)."""
+        _allowed(request, *FILTERS, "limit", "continuation")
         key = request.query_params.get(KEY_PARAM)
+        flt = parse_filter(request.query_params)
+        limit = parse_limit(request.query_params.get("limit"))
+        rows, token = page_users(repos.users, flt, limit, decode_token(request.query_params.get("continuation")))
+        filters = {name: request.query_params[name] for name in FILTERS if request.query_params.get(name)}
 
         def link(path: str, **params: str) -> str:
             query = {**params, **({KEY_PARAM: key} if key else {})}
             return f"/api/{path}" + (f"?{urlencode(query)}" if query else "")
 
-        states = repos.users.query()
-        rows = user_rows(states)
+        kept = _kept(repos)
         html = (
             _templates()
             .get_template("dashboard.html")
             .render(
-                counts=status_counts(states),
-                tracked=len(states),
-                summary=summarize(states),
-                findings=_findings(repos, states),
+                counts=vars(kept.statuses),
+                tracked=kept.statuses.tracked,
+                summary=kept.as_json(),
+                findings=repos.findings(legacy_active=kept.legacy_active),
                 trend=trend_points(repos.runs.recent(1000, step="collect")),
                 emails=email_overview(repos.ledger, repos.runs.recent(1, step="notify")),
                 rows=rows,
+                filters=filters,
+                next_page=link("dashboard", **filters, continuation=token) if token else None,
                 link=link,
                 generated=utcnow().strftime("%Y-%m-%d %H:%M UTC"),
             )
@@ -196,8 +204,26 @@ def email_overview(ledger: NotificationLog, last_notify: list[RunRecord], shown:
     return {"last": last_notify[0] if last_notify else None, "held": held}
 
 
-def _findings(repos: AdminTables, states: list[UserState]) -> list[Finding]:
-    return repos.findings(states)
+def _kept(repos: AdminTables) -> Kept:
+    """The figures the last collect run kept; counted from the users table only before any run kept them."""
+    return kept_figures(repos.runs) or counted(repos.users.query())
+
+
+CSV_PAGE = 1000
+
+
+def csv_stream(users: UserStates, flt: UserFilter) -> Iterator[str]:
+    """The filtered users as CSV, a table page at a time (flat memory at any size), in user-id order.
+    Starlette iterates this synchronous generator in its thread pool."""
+    yield "\ufeff" + to_csv([])
+    token = None
+    while True:
+        states, token = users.page(flt.status, flt.since, CSV_PAGE, token)
+        rows = [user_row(s) for s in states if flt.matches(s)]
+        if rows:
+            yield to_csv(rows, header=False)
+        if not token:
+            return
 
 
 def _run_json(run: RunRecord) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,8 +14,9 @@ import orjson
 
 from core.constants import LEGACY_CLIENT_APPS
 from core.ports import NotificationLog, UserStates
-from core.records import STATUSES, UserState
+from core.records import UserState
 from report.users import ReportError, user_row, validate_status
+from rules.breakdown import platform_of
 from rules.user_agent import parse_user_agent
 
 PLATFORMS = ("ios", "ipados", "macos", "android", "outlook", "unknown")
@@ -43,10 +43,6 @@ class UserFilter:
         if self.protocol and self.protocol.casefold() not in {p.casefold() for p in state.evidence.protocols}:
             return False
         return not (self.platform and platform_of(state) != self.platform)
-
-
-def platform_of(state: UserState) -> str:
-    return parse_user_agent(state.evidence.user_agent).platform
 
 
 def parse_filter(params: Mapping[str, str]) -> UserFilter:
@@ -134,25 +130,4 @@ def user_detail(repo: UserStates, ledger: NotificationLog, user_id: str) -> dict
             }
             for e in ledger.for_user(user_id)
         ],
-    }
-
-
-def ios_band(state: UserState) -> str:
-    device = parse_user_agent(state.evidence.user_agent)
-    if device.platform not in ("ios", "ipados") or device.os_major is None:
-        return "n/a"
-    if device.os_major < 12:
-        return "below 12"
-    return "12 to 15.5" if (device.os_major, device.os_minor or 0) < (15, 6) else "15.6 or later"
-
-
-def summarize(states: list[UserState]) -> dict[str, Any]:
-    statuses = Counter(s.verdict.status for s in states)
-    active = [s for s in states if s.verdict.status == "legacy_active"]
-    return {
-        "tracked": len(states),
-        "by_status": {status: statuses.get(status, 0) for status in STATUSES},
-        "legacy_active_by_platform": dict(Counter(platform_of(s) for s in active).most_common()),
-        "legacy_active_by_ios_version": dict(Counter(ios_band(s) for s in active).most_common()),
-        "notified": sum(1 for s in states if s.notified_count),
     }

@@ -91,10 +91,11 @@ def to_json(rows: list[dict[str, Any]]) -> bytes:
     return orjson.dumps(rows, option=orjson.OPT_INDENT_2)
 
 
-def to_csv(rows: list[dict[str, Any]]) -> str:
+def to_csv(rows: list[dict[str, Any]], header: bool = True) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
+    if header:
+        writer.writeheader()
     for row in rows:
         writer.writerow(
             {

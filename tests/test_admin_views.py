@@ -14,12 +14,14 @@ from typing import Any
 import httpx
 import pytest
 
+from core.records import Evidence, UserState, Verdict
 from devstack.asgi_server import AsgiServer
 from devstack.azurite import Azurite
 from devstack.simulator import SimServer
 from pipeline.admin import admin_app
 from pipeline.cycle import FULL_CYCLE, collect_and_evaluate_step, run_with_settings
 from pipeline.settings import Settings
+from pipeline.wiring import StateTables
 from sim.graph_shapes import sign_in
 from sim.scenario import Scenario
 from tests.browser import chromium, screenshot_dir
@@ -71,6 +73,15 @@ def admin(tenant_id: str, start_sim: StartSim, azurite: Azurite) -> Iterator[Adm
     server = AsgiServer(admin_app(lambda: settings), name="admin-views").start()
     yield Admin(server.url, settings, people)
     server.stop()
+
+
+def tracked(name: str) -> UserState:
+    """A legacy_active user as the users table holds one (written directly, as another writer might)."""
+    upn = f"{name}@contoso.example"
+    last = NOW - timedelta(hours=6)
+    evidence = Evidence(upn=upn, legacy_success=2, protocols={"Exchange ActiveSync": 2}, last_legacy_at=last)
+    verdict = Verdict("legacy_active", ("legacy_signin_succeeded",))
+    return UserState(new_id(), evidence, verdict, "test", last)
 
 
 def all_pages(admin: Admin, **params: str) -> list[dict[str, Any]]:
@@ -157,10 +168,40 @@ def test_summary_and_runs(admin: Admin) -> None:
     assert summary["by_status"]["remediated"] == 1
     assert summary["legacy_active_by_platform"] == {"ios": 3, "ipados": 1, "unknown": 1}
     assert summary["legacy_active_by_ios_version"]["15.6 or later"] == 3
+    assert summary["source"] == "last collect run"
+    assert summary["by_platform"] == {"ios": 4, "ipados": 1, "unknown": 1}
     assert any("would cut off 5 user(s)" in f["summary"] for f in summary["findings"])
     runs = admin.get("runs", limit="10").json()
     assert [r["step"] for r in runs][:3] == ["notify", "collect", "apple-app"]
     assert runs[1]["figures"]["statuses"]["legacy_active"] == 5
+    assert runs[1]["figures"]["breakdown"]["legacy_active_by_platform"] == summary["legacy_active_by_platform"]
+
+
+def test_the_summary_is_read_from_the_last_collect_run_not_the_users_table(admin: Admin) -> None:
+    """A user written behind the pipeline's back shows in the table at once, in the counts after the next run."""
+    tables = StateTables.open(admin.settings)
+    before = admin.get("summary").json()
+    tables.users.write_if_changed([(tracked("latecomer"), None)])
+    assert admin.get("summary").json()["by_status"] == before["by_status"]
+    assert "latecomer" in upns(all_pages(admin))
+    asyncio.run(run_with_settings(admin.settings, [collect_and_evaluate_step], NOW + timedelta(minutes=5)))
+    after = admin.get("summary").json()
+    assert after["tracked"] == before["tracked"] + 1 and after["as_of"] > before["as_of"]
+    assert (before["notified"], after["notified"]) == (0, 5)  # the cycle's notify ran after its collect
+
+
+def test_the_dashboard_pages_its_table_with_the_api_filters(admin: Admin) -> None:
+    seen: list[str] = []
+    url: str | None = "dashboard?limit=2"
+    while url:
+        html = httpx.get(f"{admin.url}/api/{url}", timeout=30).text
+        seen += re.findall(r'<td class="who">([a-z]+)@', html)
+        found = re.search(r'id="next-page" href="/api/([^"]+)"', html)
+        url = found.group(1).replace("&amp;", "&") if found else None
+    assert sorted(seen) == ["alice", "bob", "fixed", "imap", "ipad", "mallory"]
+    remediated = admin.get("dashboard", status="remediated").text
+    assert re.findall(r'<td class="who">([a-z]+)@', remediated) == ["fixed"]
+    assert admin.get("dashboard", status="nope").json()["error"].startswith("status:")
 
 
 def test_dashboard_is_self_contained_and_escaped(admin: Admin) -> None:
