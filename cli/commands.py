@@ -21,7 +21,10 @@ from rich.console import Console
 
 from core.clock import utcnow
 from pipeline.cycle import FULL_CYCLE, StepFailedError, run_with_settings
+from pipeline.outage import QUICK_CONNECT_RETRIES
 from pipeline.settings import Settings, SettingsError, load_settings
+from pipeline.wiring import StateTables
+from report.queries import UserFilter, parse_filter
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Legacy Auth Monitor")
 # Piped output (make demo in CI, redirects) gets a readable width instead of rich's 80-column default.
@@ -83,8 +86,6 @@ def report(
 ) -> None:
     """Print the users in the state table (or a summary), filtered like GET /api/users."""
     from pipeline.wiring import StateTables
-    from report.queries import parse_filter
-    from report.summary import counted
     from report.users import ReportError, render_table, to_csv, to_json, user_rows
 
     given = {"status": status, "protocol": protocol, "platform": platform, "since": since}
@@ -93,27 +94,63 @@ def report(
     except ReportError as exc:
         errors.print(f"[red]--{exc}[/]", highlight=False)
         raise typer.Exit(2) from exc
-    settings = _settings()
-    states = [s for s in StateTables.open(settings).users.query(flt.status) if flt.matches(s)]
+    _check_out(out, format)
+    tables = StateTables.open(_settings(), connect_retries=QUICK_CONNECT_RETRIES)
     if summary:
-        import orjson
-
-        text = orjson.dumps(counted(states).as_json(), option=orjson.OPT_INDENT_2).decode() + "\n"
-    elif format is ReportFormat.json:
+        _report_summary(tables, flt, format, out)
+        return
+    states = [s for s in tables.users.query(flt.status) if flt.matches(s)]
+    if format is ReportFormat.json:
         text = to_json(user_rows(states)).decode() + "\n"
     elif format is ReportFormat.csv:
         text = ("\ufeff" if out else "") + to_csv(user_rows(states))  # Excel reads UTF-8 files by their BOM
     else:
-        if out:
-            errors.print("[red]--out needs --format json or csv[/]")
-            raise typer.Exit(2)
         render_table(user_rows(states), console)
         return
-    if out:
-        out.write_text(text, encoding="utf-8", newline="")
-        console.print(f"{len(states)} users written to {out}")
-    else:
+    _write(text, out, f"{len(states)} users")
+
+
+def _check_out(out: Path | None, format: ReportFormat) -> None:
+    """Refuse an --out that cannot be written before anything is read: one line, exit 2."""
+    if out is None:
+        return
+    problem = ""
+    if format is ReportFormat.table:
+        problem = "needs --format json or csv"
+    elif out.is_dir():
+        problem = f"{out} is a folder; give a file name inside it"
+    elif not out.parent.is_dir():
+        problem = f"folder {out.parent} does not exist; create it or choose another path"
+    if problem:
+        errors.print(f"--out: {problem}", style="red", highlight=False, markup=False)
+        raise typer.Exit(2)
+
+
+def _write(text: str, out: Path | None, what: str) -> None:
+    if out is None:
         sys.stdout.write(text)
+        return
+    try:
+        out.write_text(text, encoding="utf-8", newline="")
+    except OSError as exc:
+        errors.print(f"--out: cannot write {out}: {exc.strerror}", style="red", highlight=False, markup=False)
+        raise typer.Exit(2) from exc
+    console.print(f"{what} written to {out}", highlight=False)
+
+
+def _report_summary(tables: StateTables, flt: UserFilter, format: ReportFormat, out: Path | None) -> None:
+    """The figures the last collect run kept (as /api/summary), or with a filter those of the matching users."""
+    import orjson
+
+    from report.summary import counted, kept_figures, render_summary_table, summary_csv
+
+    kept = kept_figures(tables.runs) if flt == UserFilter() else None
+    data = (kept or counted(s for s in tables.users.query(flt.status) if flt.matches(s))).as_json()
+    if format is ReportFormat.table:
+        render_summary_table(data, console)
+        return
+    text = summary_csv(data) if format is ReportFormat.csv else orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+    _write(text if text.endswith("\n") else text + "\n", out, "summary")
 
 
 @app.command()
@@ -123,9 +160,8 @@ def notify(
     ] = False,
 ) -> None:
     """The emails the ledger holds back: rendered by the pilot (would send), failed, refused; or requeue them."""
-    from pipeline.wiring import StateTables
 
-    ledger = StateTables.open(_settings()).ledger
+    ledger = StateTables.open(_settings(), connect_retries=QUICK_CONNECT_RETRIES).ledger
     if retry_failed:
         moved = ledger.requeue_failed()
         console.print(f"{len(moved)} email(s) requeued: the next run sends them (once each).", highlight=False)
@@ -165,14 +201,12 @@ def serve(
 
 @app.command()
 def findings(
-    format: Annotated[ReportFormat, typer.Option("--format", help="table or json.")] = ReportFormat.table,
+    format: Annotated[ReportFormat, typer.Option("--format", help="table, json or csv.")] = ReportFormat.table,
 ) -> None:
     """Tenant findings for the admin: Apple app consent, Conditional Access readiness, password spray."""
     from rich.table import Table
 
-    from pipeline.wiring import StateTables
-
-    found = StateTables.open(_settings()).findings()
+    found = StateTables.open(_settings(), connect_retries=QUICK_CONNECT_RETRIES).findings()
     if format is ReportFormat.table:
         table = Table(title="Tenant findings")
         for column in ("finding", "ok", "summary", "next action"):
@@ -186,7 +220,23 @@ def findings(
     import orjson
 
     rows = [dataclasses.asdict(item) for item in found]
+    if format is ReportFormat.csv:
+        sys.stdout.write(_findings_csv(rows))
+        return
     sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _findings_csv(rows: list[dict[str, object]]) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.DictWriter(
+        out, fieldnames=["name", "ok", "severity", "summary", "action", "link"], lineterminator="\r\n"
+    )
+    writer.writeheader()
+    writer.writerows({**row, "ok": "yes" if row["ok"] else "no"} for row in rows)
+    return out.getvalue()
 
 
 @app.command()

@@ -56,9 +56,12 @@ class StateTables:
     """Who user emails come from (None when they are off): judged by the sender-domain finding."""
 
     @classmethod
-    def open(cls, settings: Settings, create: bool = False) -> StateTables:
+    def open(cls, settings: Settings, create: bool = False, connect_retries: int | None = None) -> StateTables:
+        """``connect_retries``: fewer than the SDK's default where someone waits for the answer (admin views)."""
         local = settings.tables_connection_string
-        service = table_service(local, settings.tables_endpoint, None if local else sync_credential(settings))
+        credential = None if local else sync_credential(settings)
+        options = {} if connect_retries is None else {"retry_connect": connect_retries, "retry_backoff_factor": 0.2}
+        service = table_service(local, settings.tables_endpoint, credential, **options)
         if create:
             ensure_tables(service)
         tid = settings.tenant_id

@@ -81,17 +81,24 @@ def _json(body: Any, status: int = 200) -> Response:
 
 
 def _allowed(request: Request, *names: str) -> None:
+    repeated = sorted(
+        {name for name, _ in request.query_params.multi_items() if len(request.query_params.getlist(name)) > 1}
+    )
+    if repeated:
+        raise ReportError(f"{', '.join(repeated)}: given more than once; give each parameter once")
     unknown = sorted(set(request.query_params) - {*names, KEY_PARAM})
     if unknown:
         allowed = ", ".join(names) or "none"
         raise ReportError(f"unknown query parameter(s): {', '.join(unknown)}; allowed: {allowed}")
 
 
-def build_admin_app(tables: Callable[[], AdminTables]) -> Starlette:
+def build_admin_app(
+    tables: Callable[[], AdminTables], explain: Callable[[Exception], str | None] = lambda exc: None
+) -> Starlette:
     """The admin API and dashboard over the state tables that ``tables`` opens (once, then reused).
 
     Handlers are synchronous (the Tables SDK is): each runs in Starlette's thread pool, so a slow table
-    never holds the event loop the timers share."""
+    never holds the event loop the timers share. ``explain`` names a storage outage in one line (a 503)."""
 
     def view(handler: Callable[[Request, AdminTables], Response]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -99,6 +106,11 @@ def build_admin_app(tables: Callable[[], AdminTables]) -> Starlette:
                 response = await run_in_threadpool(handler, request, tables())
             except ReportError as exc:
                 response = _json({"error": str(exc)}, 400)
+            except Exception as exc:
+                reason = explain(exc)
+                if reason is None:
+                    raise
+                response = _json({"error": "the state tables are unavailable", "reason": reason}, 503)
             response.headers.update(SECURITY_HEADERS)
             return response
 
@@ -177,6 +189,7 @@ def build_admin_app(tables: Callable[[], AdminTables]) -> Starlette:
         return FileResponse(HERE / "static" / name, media_type=STATIC[name])
 
     return Starlette(
+        exception_handlers={404: _not_found, 405: _not_found},
         routes=[
             Route("/api/users", view(users)),
             Route("/api/users/{user_id}", view(one_user)),
@@ -184,8 +197,16 @@ def build_admin_app(tables: Callable[[], AdminTables]) -> Starlette:
             Route("/api/runs", view(runs)),
             Route("/api/dashboard", view(dashboard)),
             Route("/api/static/{name}", view(static)),
-        ]
+        ],
     )
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods answer JSON like every other error of the API."""
+    status = getattr(exc, "status_code", 404)
+    response = _json({"error": f"no such view: {request.method} {request.url.path}"}, status)
+    response.headers.update(SECURITY_HEADERS)
+    return response
 
 
 EMAIL_STATES = (
@@ -216,13 +237,13 @@ def csv_stream(users: UserStates, flt: UserFilter) -> Iterator[str]:
     """The filtered users as CSV, a table page at a time (flat memory at any size), in user-id order.
     Starlette iterates this synchronous generator in its thread pool."""
     yield "\ufeff" + to_csv([])
-    token = None
+    after = None
     while True:
-        states, token = users.page(flt.status, flt.since, CSV_PAGE, token)
+        states, after = users.page_after(flt.status, flt.since, CSV_PAGE, after)
         rows = [user_row(s) for s in states if flt.matches(s)]
         if rows:
             yield to_csv(rows, header=False)
-        if not token:
+        if not after:
             return
 
 

@@ -71,29 +71,33 @@ def parse_limit(raw: str | None) -> int:
     return int(raw)
 
 
-def encode_token(token: Mapping[str, Any] | None) -> str | None:
-    return base64.urlsafe_b64encode(orjson.dumps(dict(token))).decode() if token else None
+def encode_token(after: str | None) -> str | None:
+    """The next page starts after this user id (our own cursor: checkable, unlike the SDK's opaque one)."""
+    return base64.urlsafe_b64encode(orjson.dumps({"after": after})).decode() if after else None
 
 
-def decode_token(raw: str | None) -> dict[str, str] | None:
+def decode_token(raw: str | None) -> str | None:
+    """Only a token of the shape this API issues, ``{"after": <user id>}``; ``{}`` or the SDK's keys, a
+    made-up shape, are refused rather than read as page one. A token names no tenant: the tenant is ours."""
     if not raw:
         return None
     try:
         data = orjson.loads(base64.urlsafe_b64decode(raw.encode()))
     except (binascii.Error, orjson.JSONDecodeError, ValueError):
-        raise ReportError("continuation: not a token this API issued") from None
-    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
-        raise ReportError("continuation: not a token this API issued")
-    return data
+        data = None
+    after = data.get("after") if isinstance(data, dict) and set(data) == {"after"} else None
+    if not isinstance(after, str) or not _GUID.match(after):
+        raise ReportError("continuation: not a token this API issued; start again without it")
+    return after
 
 
 def page_users(
-    users: UserStates, flt: UserFilter, limit: int, continuation: dict[str, str] | None
+    users: UserStates, flt: UserFilter, limit: int, after: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of users in id order. Status and date are filtered by the table; protocol and platform
     are applied to the page, so a page can hold fewer than ``limit`` rows and still have a next one."""
-    states, token = users.page(flt.status, flt.since, limit, continuation)
-    return [user_row(s) for s in states if flt.matches(s)], encode_token(token)
+    states, last = users.page_after(flt.status, flt.since, limit, after)
+    return [user_row(s) for s in states if flt.matches(s)], encode_token(last)
 
 
 def user_detail(repo: UserStates, ledger: NotificationLog, user_id: str) -> dict[str, Any] | None:

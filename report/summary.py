@@ -7,10 +7,15 @@ was kept), the summary is counted from the users table once, and says so in ``so
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from rich.console import Console
+from rich.table import Table
 
 from core.ports import RunLog
 from core.records import STATUSES, UserState
@@ -62,3 +67,29 @@ def counted(states: Iterable[UserState]) -> Kept:
     listed = list(states)
     statuses = StatusCounts.of({s: sum(1 for u in listed if u.verdict.status == s) for s in STATUSES})
     return Kept(statuses, breakdown_of(listed), None, "users table")
+
+
+def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """The summary as (measure, key, count) rows: one shape for CSV and the terminal."""
+    rows = [("tracked", "all", int(summary["tracked"])), ("notified", "all", int(summary["notified"]))]
+    for measure in ("by_status", "by_platform", "legacy_active_by_platform", "legacy_active_by_ios_version"):
+        rows += [(measure, key, int(count)) for key, count in summary[measure].items()]
+    return rows
+
+
+def summary_csv(summary: dict[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["measure", "key", "count"])
+    writer.writerows(summary_rows(summary))
+    return out.getvalue()
+
+
+def render_summary_table(summary: dict[str, Any], console: Console) -> None:
+    counted_when = f"as of {summary['as_of']}" if summary["as_of"] else "counted now"
+    table = Table(title=f"Summary ({summary['source']}, {counted_when})")
+    for column, justify in (("measure", "left"), ("key", "left"), ("count", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for measure, key, count in summary_rows(summary):
+        table.add_row(measure, key, str(count))
+    console.print(table)
