@@ -86,7 +86,8 @@ def report(
 ) -> None:
     """Print the users in the state table (or a summary), filtered like GET /api/users."""
     from pipeline.wiring import StateTables
-    from report.users import ReportError, render_table, to_csv, to_json, user_rows
+    from report.terminal import render_users
+    from report.users import ReportError, to_csv, to_json, user_rows
 
     given = {"status": status, "protocol": protocol, "platform": platform, "since": since}
     try:
@@ -105,7 +106,7 @@ def report(
     elif format is ReportFormat.csv:
         text = ("\ufeff" if out else "") + to_csv(user_rows(states))  # Excel reads UTF-8 files by their BOM
     else:
-        render_table(user_rows(states), console)
+        render_users(user_rows(states), console)
         return
     _write(text, out, f"{len(states)} users")
 

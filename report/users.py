@@ -10,8 +10,6 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from rich.console import Console
-from rich.table import Table
 
 from core.records import STATUSES, DeviceRecord, UserState
 from rules.devices import describe_device
@@ -106,26 +104,6 @@ def to_csv(rows: list[dict[str, Any]], header: bool = True) -> str:
             }
         )
     return out.getvalue()
-
-
-def render_table(rows: list[dict[str, Any]], console: Console) -> None:
-    table = Table(title=f"Tracked users ({len(rows)})", show_lines=False)
-    table.add_column("upn", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("reasons")
-    table.add_column("device")
-    table.add_column("last legacy sign-in", no_wrap=True)
-    table.add_column("emails", justify="right")
-    for row in rows:
-        table.add_row(
-            row["upn"],
-            row["status"],
-            ", ".join(row["reasons"]),
-            row["device"],
-            (row["last_legacy_at"] or "")[:16].replace("T", " "),
-            str(row["notified_count"]),
-        )
-    console.print(table)
 
 
 def _iso(value: datetime | None) -> str | None:
