@@ -8,7 +8,6 @@ Table Storage only as an OData parameter.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,7 +26,9 @@ from core.clock import utcnow
 from core.findings import Finding
 from core.ports import NotificationLog, RunLog, TenantState, UserStates
 from core.records import UserState
-from core.runs import CollectFigures, RunRecord, StatusCounts
+from core.runs import RunRecord
+from report.charts import bars, trend_chart
+from report.labels import PLATFORM_LABELS, STATUS_LABELS, by_urgency, reason_label, reason_title, status_label
 from report.queries import (
     FILTERS,
     UserFilter,
@@ -170,8 +171,14 @@ def build_admin_app(
                 counts=vars(kept.statuses),
                 tracked=kept.statuses.tracked,
                 summary=kept.as_json(),
-                findings=repos.findings(legacy_active=kept.legacy_active),
-                trend=trend_points(repos.runs.recent(1000, step="collect")),
+                findings=by_urgency(repos.findings(legacy_active=kept.legacy_active)),
+                trend=trend_chart(repos.runs.recent(1000, step="collect")),
+                status_bars=bars(vars(kept.statuses), STATUS_LABELS),
+                platform_bars=bars(kept.breakdown.tracked_by_platform, PLATFORM_LABELS),
+                ios_bars=bars(kept.breakdown.legacy_active_by_ios_version),
+                status_label=status_label,
+                reason_label=reason_label,
+                reason_title=reason_title,
                 emails=email_overview(repos.ledger, repos.runs.recent(1, step="notify")),
                 rows=rows,
                 filters=filters,
@@ -262,32 +269,3 @@ def _run_json(run: RunRecord) -> dict[str, Any]:
         "message": run.message,
         "figures": msgspec.to_builtins(run.figures),
     }
-
-
-@dataclass(frozen=True)
-class TrendPoint:
-    day: str
-    legacy_active: int
-    remediated: int
-    x: float = 0.0
-    y_legacy: float = 0.0
-    y_remediated: float = 0.0
-
-
-def trend_points(collect_runs: list[RunRecord], days: int = 30, width: int = 600) -> list[TrendPoint]:
-    """Per day, the last successful collect run's counts of legacy_active and remediated users,
-    placed on a width × 200 SVG canvas."""
-    by_day: dict[str, StatusCounts] = {}
-    for run in collect_runs:  # newest first: keep the first seen per day
-        if run.outcome == "succeeded" and isinstance(run.figures, CollectFigures):
-            by_day.setdefault(run.started_at.strftime("%Y-%m-%d"), run.figures.statuses)
-    days_kept = sorted(by_day)[-days:]
-    counts = [(day, by_day[day].legacy_active, by_day[day].remediated) for day in days_kept]
-    top = max([1, *(max(legacy, done) for _, legacy, done in counts)])
-    step = width / max(len(counts) - 1, 1)
-    return [
-        TrendPoint(
-            day, legacy, done, round(i * step, 1), round(180 - 160 * legacy / top, 1), round(180 - 160 * done / top, 1)
-        )
-        for i, (day, legacy, done) in enumerate(counts)
-    ]

@@ -58,7 +58,7 @@ def kept_figures(runs: RunLog) -> Kept | None:
     for run in runs.recent(RUNS_LOOKED_AT, step="collect"):
         figures = run.figures
         if run.outcome == "succeeded" and isinstance(figures, CollectFigures) and figures.breakdown is not None:
-            return Kept(figures.statuses, figures.breakdown, run.ended_at, "last collect run")
+            return Kept(figures.statuses, figures.breakdown, run.started_at, "last collect run")
     return None
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from core.findings import SEVERITIES
 from core.records import Evidence, UserState, Verdict
 from devstack.asgi_server import AsgiServer
 from devstack.azurite import Azurite
@@ -197,12 +198,12 @@ def test_the_dashboard_pages_its_table_with_the_api_filters(admin: Admin) -> Non
     url: str | None = "dashboard?limit=2"
     while url:
         html = httpx.get(f"{admin.url}/api/{url}", timeout=30).text
-        seen += re.findall(r'<td class="who">([a-z]+)@', html)
+        seen += re.findall(r'<td class="who" data-label="User">([a-z]+)@', html)
         found = re.search(r'id="next-page" href="/api/([^"]+)"', html)
         url = found.group(1).replace("&amp;", "&") if found else None
     assert sorted(seen) == ["alice", "bob", "fixed", "imap", "ipad", "mallory"]
     remediated = admin.get("dashboard", status="remediated").text
-    assert re.findall(r'<td class="who">([a-z]+)@', remediated) == ["fixed"]
+    assert re.findall(r'<td class="who" data-label="User">([a-z]+)@', remediated) == ["fixed"]
     assert admin.get("dashboard", status="nope").json()["error"].startswith("status:")
 
 
@@ -223,13 +224,38 @@ def test_dashboard_is_self_contained_and_escaped(admin: Admin) -> None:
 def test_the_dashboard_in_a_real_browser(admin: Admin, tmp_path: Path) -> None:
     url = f"{admin.url}/api/dashboard"
     dom = chromium("--dump-dom", url).stdout
-    summary = admin.get("summary").json()["by_status"]
+    summary = admin.get("summary").json()
     for status in ("legacy_active", "attack_suspected", "pending_verification", "remediated"):
-        assert f'id="count-{status}">{summary[status]}<' in dom
+        assert f'id="count-{status}">{summary["by_status"][status]}<' in dom
     table_rows = re.findall(r'<tr data-status="([a-z_]+)">', dom)
     assert sorted(table_rows) == sorted(r["status"] for r in all_pages(admin))
+    # The chart: one line per series, a point per day (two collect days), the last values in the legend.
+    chart = dom[dom.index('id="trend-chart"') : dom.index("</svg>", dom.index('id="trend-chart"'))]
+    for series in ("legacy_active", "remediated", "attack_suspected"):
+        assert f'data-series="{series}"' in chart
+    assert chart.count("<circle") == 3 * 2
+    assert "<title>on legacy EAS: 5</title>" in chart and "<title>remediated: 1</title>" in chart
+    # Breakdowns as the summary counts them, with plain-language labels.
+    status_block = dom[dom.index('id="breakdown-status"') : dom.index('id="breakdown-platform"')]
+    assert re.search(
+        r'data-key="legacy_active">.*?Still on legacy EAS.*?<span class="bar-count">5<', status_block, re.S
+    )
+    platform_block = dom[dom.index('id="breakdown-platform"') : dom.index('id="breakdown-ios"')]
+    for platform, count in summary["by_platform"].items():
+        assert re.search(rf'data-key="{platform}">.*?<span class="bar-count">{count}<', platform_block, re.S)
+    # Status and reasons in words, the codes on hover.
+    assert '<span class="status legacy_active" title="legacy_active">Still on legacy EAS</span>' in dom
+    assert re.search(
+        r'<li title="legacy_signin_succeeded: Legacy \(basic authentication\) sign-ins succeeded[^"]*" '
+        r'data-code="legacy_signin_succeeded">Legacy \(basic authentication\) sign-ins succeeded</li>',
+        dom,
+    )
+    # Findings most urgent first: failing before passing, then by severity.
+    shown = re.findall(r'<li class="(ok|todo) sev-[a-z]+" data-finding="[a-z_]+" data-severity="([a-z]+)"', dom)
+    order = [(kind == "ok", SEVERITIES.index(severity)) for kind, severity in shown]
+    assert len(shown) >= 3 and order == sorted(order)
     folder = screenshot_dir(tmp_path)  # docs/ only when LAM_SCREENSHOT_DIR=docs asks for it
-    for name, size in (("dashboard-desktop.png", "1280,1400"), ("dashboard-phone.png", "390,1800")):
+    for name, size in (("dashboard-desktop.png", "1280,2000"), ("dashboard-phone.png", "390,3000")):
         target = folder / name
         chromium(f"--screenshot={target}", f"--window-size={size}", url)
         assert target.exists() and target.stat().st_size > 10_000
