@@ -1,5 +1,7 @@
 """`python -m cli`."""
 
-from cli.commands import app
+import sys
 
-app()
+from cli.main import main
+
+sys.exit(main())

@@ -21,16 +21,19 @@ from rich.console import Console
 
 from core.clock import utcnow
 from pipeline.cycle import FULL_CYCLE, StepFailedError, run_with_settings
+from pipeline.outage import QUICK_CONNECT_RETRIES
 from pipeline.settings import Settings, SettingsError, load_settings
-from pipeline.wiring import StorageUnavailableError, storage_guard
+from pipeline.wiring import StateTables
+from report.queries import UserFilter, parse_filter
 from report.terminal import terminal_safe
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Legacy Auth Monitor")
 # Piped output (make demo in CI, redirects) gets a readable width instead of rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 120)
 errors = Console(stderr=True, soft_wrap=True)  # an error stays one line: URLs and names copy whole
-STEP_FAILED, BAD_INPUT, STORAGE_DOWN = 1, 2, 3
-"""Exit codes: a step failed (its runs row says why), bad settings or options, the state tables unreachable."""
+STEP_FAILED, ADMIN_MUST_FIX = 1, 2
+"""Exit codes: a step failed (its runs row says why); the admin must fix something (a setting, an option, a
+path, the state tables unreachable). Errors cli/main.py meets on the way out are exit 2 as well."""
 
 
 def fail(message: object, code: int) -> typer.Exit:
@@ -50,7 +53,7 @@ def _settings() -> Settings:
     try:
         return load_settings()
     except SettingsError as exc:
-        raise fail(exc, BAD_INPUT) from exc
+        raise fail(exc, ADMIN_MUST_FIX) from exc
 
 
 @app.command()
@@ -62,12 +65,9 @@ def run(
     settings = _settings()
     while True:
         try:
-            with storage_guard():
-                runs, failure = asyncio.run(run_with_settings(settings, FULL_CYCLE)), None
+            runs, failure = asyncio.run(run_with_settings(settings, FULL_CYCLE)), None
         except StepFailedError as exc:
             runs, failure = exc.runs, exc
-        except StorageUnavailableError as exc:
-            raise fail(exc, STORAGE_DOWN) from exc
         for record in runs:
             console.print(
                 f"{record.step:<10} {record.outcome:<9} pages={record.pages} events={record.events} "
@@ -76,7 +76,7 @@ def run(
                 soft_wrap=True,  # one line per step: held users and reasons stay greppable
             )
         if failure is not None:  # every step ran; say which failed
-            raise fail(failure, STORAGE_DOWN if failure.storage_down else STEP_FAILED) from failure
+            raise fail(failure, ADMIN_MUST_FIX if failure.storage_down else STEP_FAILED) from failure
         if once:
             return
         time.sleep(every * 60)
@@ -93,39 +93,71 @@ def report(
     out: Annotated[Path | None, typer.Option(help="Write to this file instead of the terminal.")] = None,
 ) -> None:
     """Print the users in the state table (or a summary), filtered like GET /api/users."""
-    from pipeline.wiring import StateTables
-    from report.queries import parse_filter, summarize
-    from report.users import ReportError, render_table, to_csv, to_json, user_rows
+    from report.terminal import render_users
+    from report.users import ReportError, to_csv, to_json, user_rows
 
     given = {"status": status, "protocol": protocol, "platform": platform, "since": since}
     try:
         flt = parse_filter({k: v for k, v in given.items() if v is not None})
     except ReportError as exc:
-        raise fail(f"--{exc}", BAD_INPUT) from exc
-    settings = _settings()
-    try:
-        with storage_guard():
-            states = [s for s in StateTables.open(settings).users.query(flt.status) if flt.matches(s)]
-    except StorageUnavailableError as exc:
-        raise fail(exc, STORAGE_DOWN) from exc
+        raise fail(f"--{exc}", ADMIN_MUST_FIX) from exc
+    _check_out(out, format)
+    tables = StateTables.open(_settings(), connect_retries=QUICK_CONNECT_RETRIES)
     if summary:
-        import orjson
-
-        text = orjson.dumps(summarize(states), option=orjson.OPT_INDENT_2).decode() + "\n"
-    elif format is ReportFormat.json:
+        _report_summary(tables, flt, format, out)
+        return
+    states = [s for s in tables.users.query(flt.status) if flt.matches(s)]
+    if format is ReportFormat.json:
         text = to_json(user_rows(states)).decode() + "\n"
     elif format is ReportFormat.csv:
         text = ("\ufeff" if out else "") + to_csv(user_rows(states))  # Excel reads UTF-8 files by their BOM
     else:
-        if out:
-            raise fail("--out needs --format json or csv", BAD_INPUT)
-        render_table(user_rows(states), console)
+        render_users(user_rows(states), console)
         return
-    if out:
-        out.write_text(text, encoding="utf-8", newline="")
-        console.print(f"{len(states)} users written to {out}")
-    else:
+    _write(text, out, f"{len(states)} users")
+
+
+def _check_out(out: Path | None, format: ReportFormat) -> None:
+    """Refuse an --out that cannot be written before anything is read: one line, exit 2."""
+    if out is None:
+        return
+    problem = ""
+    if format is ReportFormat.table:
+        problem = "needs --format json or csv"
+    elif out.is_dir():
+        problem = f"{out} is a folder; give a file name inside it"
+    elif not out.parent.is_dir():
+        problem = f"folder {out.parent} does not exist; create it or choose another path"
+    if problem:
+        errors.print(f"--out: {problem}", style="red", highlight=False, markup=False)
+        raise typer.Exit(2)
+
+
+def _write(text: str, out: Path | None, what: str) -> None:
+    if out is None:
         sys.stdout.write(text)
+        return
+    try:
+        out.write_text(text, encoding="utf-8", newline="")
+    except OSError as exc:
+        errors.print(f"--out: cannot write {out}: {exc.strerror}", style="red", highlight=False, markup=False)
+        raise typer.Exit(2) from exc
+    console.print(f"{what} written to {out}", highlight=False)
+
+
+def _report_summary(tables: StateTables, flt: UserFilter, format: ReportFormat, out: Path | None) -> None:
+    """The figures the last collect run kept (as /api/summary), or with a filter those of the matching users."""
+    import orjson
+
+    from report.summary import counted, kept_figures, render_summary_table, summary_csv
+
+    kept = kept_figures(tables.runs) if flt == UserFilter() else None
+    data = (kept or counted(s for s in tables.users.query(flt.status) if flt.matches(s))).as_json()
+    if format is ReportFormat.table:
+        render_summary_table(data, console)
+        return
+    text = summary_csv(data) if format is ReportFormat.csv else orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+    _write(text if text.endswith("\n") else text + "\n", out, "summary")
 
 
 @app.command()
@@ -135,9 +167,8 @@ def notify(
     ] = False,
 ) -> None:
     """The emails the ledger holds back: rendered by the pilot (would send), failed, refused; or requeue them."""
-    from pipeline.wiring import StateTables
 
-    ledger = StateTables.open(_settings()).ledger
+    ledger = StateTables.open(_settings(), connect_retries=QUICK_CONNECT_RETRIES).ledger
     if retry_failed:
         moved = ledger.requeue_failed()
         console.print(f"{len(moved)} email(s) requeued: the next run sends them (once each).", highlight=False)
@@ -177,18 +208,12 @@ def serve(
 
 @app.command()
 def findings(
-    format: Annotated[ReportFormat, typer.Option("--format", help="table or json.")] = ReportFormat.table,
+    format: Annotated[ReportFormat, typer.Option("--format", help="table, json or csv.")] = ReportFormat.table,
 ) -> None:
     """Tenant findings for the admin: Apple app consent, Conditional Access readiness, password spray."""
     from rich.table import Table
 
-    from pipeline.wiring import StateTables
-
-    try:
-        with storage_guard():
-            found = StateTables.open(_settings()).findings()
-    except StorageUnavailableError as exc:
-        raise fail(exc, STORAGE_DOWN) from exc
+    found = StateTables.open(_settings(), connect_retries=QUICK_CONNECT_RETRIES).findings()
     if format is ReportFormat.table:
         table = Table(title="Tenant findings")
         for column in ("finding", "ok", "summary", "next action"):
@@ -204,7 +229,26 @@ def findings(
     import orjson
 
     rows = [dataclasses.asdict(item) for item in found]
+    if format is ReportFormat.csv:
+        sys.stdout.write(_findings_csv(rows))
+        return
     sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _findings_csv(rows: list[dict[str, object]]) -> str:
+    """Finding summaries quote attack sources and app names: cells are neutralised like the users CSV."""
+    import csv
+    import io
+
+    from report.users import csv_cell
+
+    out = io.StringIO()
+    writer = csv.DictWriter(
+        out, fieldnames=["name", "ok", "severity", "summary", "action", "link"], lineterminator="\r\n"
+    )
+    writer.writeheader()
+    writer.writerows({k: csv_cell(v) for k, v in {**row, "ok": "yes" if row["ok"] else "no"}.items()} for row in rows)
+    return out.getvalue()
 
 
 @app.command()
@@ -237,7 +281,7 @@ def sim(
         data = Scenario(generated.tenant_id, generated=generated) if generated else load_scenario(scenario, end)
         data.throttle, data.time_scale, data.latency_ms = parse_rate(throttle), time_scale, latency_ms
     except ValueError as exc:
-        raise fail(exc, BAD_INPUT) from exc
+        raise fail(exc, ADMIN_MUST_FIX) from exc
     server = SimServer(data, outbox, port=port).start()
     console.print(f"Tenant simulator on {server.url} (Ctrl-C to stop). Point the monitor at it with:")
     for name, value in (

@@ -3,9 +3,8 @@ these, store/ provides them, and the pipeline hands one to the other (the shell 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from core.findings import TenantSnapshot
 from core.ledger import LedgerEntry
@@ -31,9 +30,9 @@ class UserStates(Protocol):
 
     def get(self, user_id: str) -> UserState | None: ...
     def query(self, status: str | None = None) -> list[UserState]: ...
-    def page(
-        self, status: str | None, since: datetime | None, limit: int, continuation: Mapping[str, Any] | None
-    ) -> tuple[list[UserState], dict[str, Any] | None]: ...
+    def page_after(
+        self, status: str | None, since: datetime | None, limit: int, after: str | None
+    ) -> tuple[list[UserState], str | None]: ...
 
 
 class RunLog(Protocol):

@@ -47,6 +47,18 @@ class StatusCounts:
 
 
 @dataclass(frozen=True)
+class UserBreakdown:
+    """What the admin summary shows beyond the status counts, counted while a collect run judges every
+    user: the summary and dashboard read it back instead of scanning the users table per request."""
+
+    legacy_active_by_platform: dict[str, int] = field(default_factory=dict)
+    legacy_active_by_ios_version: dict[str, int] = field(default_factory=dict)
+    tracked_by_platform: dict[str, int] = field(default_factory=dict)
+    notified: int = 0
+    """Users emailed at least once, as the run left them (a later notify run is counted by the next collect)."""
+
+
+@dataclass(frozen=True)
 class CollectFigures:
     graph: GraphCost = field(default_factory=GraphCost)
     statuses: StatusCounts = field(default_factory=StatusCounts)
@@ -66,6 +78,8 @@ class CollectFigures:
     """Records skipped or set aside, by reason (missing_user_id, duplicate, cursor_expired, …)."""
     samples: dict[str, str] = field(default_factory=dict)
     """For each reason a record was skipped, the id of one such record (cut to 80 characters)."""
+    breakdown: UserBreakdown | None = None
+    """None in runs recorded before it was kept (and in a run that failed before judging)."""
 
 
 HELD_LABELS = {

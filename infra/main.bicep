@@ -74,7 +74,12 @@ param adminSignIn bool = true
 param digestRecipients string = ''
 param digestSchedule string = '0 0 7 * * *'
 
-@description('NCRONTAB (UTC) schedules of the three timers.')
+@description('Object id of the admin (or admin group) who may read the state tables with the CLI: Storage Table Data Reader. azd passes the signed-in user (AZURE_PRINCIPAL_ID); empty: no assignment.')
+param adminPrincipalId string = ''
+@allowed(['User', 'Group', 'ServicePrincipal'])
+param adminPrincipalType string = 'User'
+
+@description('NCRONTAB schedules of the timers, in UTC: Flex Consumption has no time zone setting (docs/deploy.md converts).')
 param collectSchedule string = '0 */30 * * * *'
 param appleCheckSchedule string = '0 15 */6 * * *'
 param notifySchedule string = '0 0 8-17 * * 1-5'
@@ -143,6 +148,12 @@ module roles 'modules/roles.bicep' = {
     appInsightsName: 'appi-lam-${token}'
   }
   dependsOn: [communication, monitoring]
+}
+
+module adminAccess 'modules/admin-access.bicep' = if (!empty(adminPrincipalId)) {
+  scope: rg
+  name: 'admin-access'
+  params: { principalId: adminPrincipalId, principalType: adminPrincipalType, storageName: storage.outputs.name }
 }
 
 module graphRoles 'modules/graph-roles.bicep' = {
@@ -215,6 +226,11 @@ module functionApp 'modules/functionapp.bicep' = {
 output AZURE_RESOURCE_GROUP string = rg.name
 output FUNCTION_APP_NAME string = functionApp.outputs.name
 output FUNCTION_APP_URL string = 'https://${functionApp.outputs.hostName}'
+output DASHBOARD_URL string = 'https://${functionApp.outputs.hostName}/api/dashboard'
+// What the CLI needs to read the deployed state (docs/deploy.md): LAM_TENANT_ID and LAM_TABLES_ENDPOINT.
+output LAM_TENANT_ID string = tenant().tenantId
+output LAM_TABLES_ENDPOINT string = storage.outputs.tableEndpoint
+output APPLICATIONINSIGHTS_NAME string = 'appi-lam-${token}'
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output SENDER_ADDRESS string = communication.outputs.senderAddress
 output CUSTOM_DOMAIN_DNS_RECORDS object = communication.outputs.customDomainRecords

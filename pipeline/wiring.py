@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -29,7 +28,7 @@ from core.runs import RunRecord, StepError, StepResult
 from notify.senders import AcsSender, OutboxSender, Sender
 from pipeline.credentials import acs_credential, async_credential, sync_credential
 from pipeline.settings import Settings
-from rules.readiness import tenant_findings
+from rules.readiness import tenant_findings, tenant_findings_counted
 from store.checkpoints import CheckpointRepository
 from store.notifications import NotificationLedger
 from store.runs import RunRepository
@@ -49,19 +48,6 @@ class StepFailedError(RuntimeError):
         super().__init__("; ".join(f"step {run.step!r} failed: {run.message}" for run in self.failed))
 
 
-class StorageUnavailableError(RuntimeError):
-    """The state tables could not be read or written; the message is one line."""
-
-
-@contextmanager
-def storage_guard() -> Iterator[None]:
-    """Turn a Storage SDK error (a multi-line HTTP exchange, or a refused connection) into one line."""
-    try:
-        yield
-    except AzureError as exc:
-        raise StorageUnavailableError(f"state tables failed ({type(exc).__name__}): {one_line(exc)}") from exc
-
-
 @dataclass
 class StateTables:
     """The state tables of one tenant: what the admin views, the CLI and every step read and write."""
@@ -76,9 +62,12 @@ class StateTables:
     """Who user emails come from (None when they are off): judged by the sender-domain finding."""
 
     @classmethod
-    def open(cls, settings: Settings, create: bool = False) -> StateTables:
+    def open(cls, settings: Settings, create: bool = False, connect_retries: int | None = None) -> StateTables:
+        """``connect_retries``: fewer than the SDK's default where someone waits for the answer (admin views)."""
         local = settings.tables_connection_string
-        service = table_service(local, settings.tables_endpoint, None if local else sync_credential(settings))
+        credential = None if local else sync_credential(settings)
+        options = {} if connect_retries is None else {"retry_connect": connect_retries, "retry_backoff_factor": 0.2}
+        service = table_service(local, settings.tables_endpoint, credential, **options)
         if create:
             ensure_tables(service)
         tid = settings.tenant_id
@@ -92,9 +81,12 @@ class StateTables:
             mail_from=sender_setup(settings),
         )
 
-    def findings(self, states: list[UserState] | None = None) -> list[Finding]:
-        """The tenant's findings as the admin reads them everywhere (dashboard, digest, CLI)."""
+    def findings(self, states: list[UserState] | None = None, legacy_active: int | None = None) -> list[Finding]:
+        """The tenant's findings as the admin reads them everywhere (dashboard, digest, CLI); given the
+        count of legacy_active users (kept by the last collect run), no user is read."""
         snapshot = replace(self.tenant.snapshot(), sender=self.mail_from)
+        if legacy_active is not None:
+            return tenant_findings_counted(snapshot, legacy_active)
         return tenant_findings(snapshot, self.users.query() if states is None else states)
 
 

@@ -8,8 +8,7 @@ Table Storage only as an OData parameter.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,24 +21,27 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from core.clock import utcnow
 from core.findings import Finding
 from core.ports import NotificationLog, RunLog, TenantState, UserStates
 from core.records import UserState
-from core.runs import CollectFigures, RunRecord, StatusCounts
+from core.runs import RunRecord
+from report.charts import bars, trend_chart
+from report.labels import PLATFORM_LABELS, STATUS_LABELS, by_urgency, reason_label, reason_title, status_label
 from report.queries import (
     FILTERS,
+    UserFilter,
     decode_token,
     page_users,
     parse_filter,
     parse_limit,
-    summarize,
     user_detail,
 )
-from report.users import ReportError, status_counts, to_csv, user_rows
+from report.summary import Kept, counted, kept_figures
+from report.users import ReportError, to_csv, user_row
 
 HERE = Path(__file__).parent
 STATIC = {"dashboard.css": "text/css", "table-sort.js": "text/javascript"}
@@ -70,7 +72,7 @@ class AdminTables(Protocol):
     def runs(self) -> RunLog: ...
     @property
     def tenant(self) -> TenantState: ...
-    def findings(self, states: list[UserState] | None = None) -> list[Finding]:
+    def findings(self, states: list[UserState] | None = None, legacy_active: int | None = None) -> list[Finding]:
         """The tenant's findings, with what only the deployment knows (the sender domain)."""
         ...
 
@@ -90,24 +92,34 @@ def _secured(response: Response) -> Response:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
-    """Starlette's own answers (no such route, method not allowed) as JSON with our headers."""
+    """Starlette's own answers (no such route, method not allowed) and anything unhandled: JSON, our headers."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
-    detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
-    return _secured(_json({"error": str(detail)}, status))
+    if status in (404, 405):
+        message = f"no such view: {request.method} {request.url.path}"
+    else:
+        message = str(exc.detail) if isinstance(exc, HTTPException) else "internal error"
+    return _secured(_json({"error": message}, status))
 
 
 def _allowed(request: Request, *names: str) -> None:
+    repeated = sorted(
+        {name for name, _ in request.query_params.multi_items() if len(request.query_params.getlist(name)) > 1}
+    )
+    if repeated:
+        raise ReportError(f"{', '.join(repeated)}: given more than once; give each parameter once")
     unknown = sorted(set(request.query_params) - {*names, KEY_PARAM})
     if unknown:
         allowed = ", ".join(names) or "none"
         raise ReportError(f"unknown query parameter(s): {', '.join(unknown)}; allowed: {allowed}")
 
 
-def build_admin_app(tables: Callable[[], AdminTables]) -> Starlette:
+def build_admin_app(
+    tables: Callable[[], AdminTables], explain: Callable[[Exception], str | None] = lambda exc: None
+) -> Starlette:
     """The admin API and dashboard over the state tables that ``tables`` opens (once, then reused).
 
     Handlers are synchronous (the Tables SDK is): each runs in Starlette's thread pool, so a slow table
-    never holds the event loop the timers share."""
+    never holds the event loop the timers share. ``explain`` names a storage outage in one line (a 503)."""
 
     def view(handler: Callable[[Request, AdminTables], Response]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -115,9 +127,13 @@ def build_admin_app(tables: Callable[[], AdminTables]) -> Starlette:
                 response = await run_in_threadpool(handler, request, tables())
             except ReportError as exc:
                 response = _json({"error": str(exc)}, 400)
-            except Exception as exc:  # a storage outage, a bug: one line for the admin, the trace in the log
-                log.exception("admin view %s failed", request.url.path)
-                response = _json({"error": f"internal error ({type(exc).__name__}); see the function's log"}, 500)
+            except Exception as exc:  # a storage outage (503, named), or a bug: one line, the trace in the log
+                reason = explain(exc)
+                if reason is not None:
+                    response = _json({"error": "the state tables are unavailable", "reason": reason}, 503)
+                else:
+                    log.exception("admin view %s failed", request.url.path)
+                    response = _json({"error": f"internal error ({type(exc).__name__}); see the function's log"}, 500)
             return _secured(response)
 
         return endpoint
@@ -128,10 +144,9 @@ def build_admin_app(tables: Callable[[], AdminTables]) -> Starlette:
         if fmt not in ("json", "csv"):
             raise ReportError(f"format: {fmt!r} is not one of json, csv")
         flt = parse_filter(request.query_params)
-        if fmt == "csv":  # the whole filtered set, for Excel
-            rows = user_rows(s for s in repos.users.query(flt.status) if flt.matches(s))
-            return Response(
-                "\ufeff" + to_csv(rows),
+        if fmt == "csv":  # the whole filtered set, for Excel, streamed a table page at a time
+            return StreamingResponse(
+                csv_stream(repos.users, flt),
                 media_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": 'attachment; filename="legacy-auth-users.csv"'},
             )
@@ -146,8 +161,9 @@ def build_admin_app(tables: Callable[[], AdminTables]) -> Starlette:
 
     def summary(request: Request, repos: AdminTables) -> Response:
         _allowed(request)
-        states = repos.users.query()
-        return _json({**summarize(states), "findings": [vars(f) for f in _findings(repos, states)]})
+        kept = _kept(repos)
+        findings = repos.findings(legacy_active=kept.legacy_active)
+        return _json({**kept.as_json(), "findings": [vars(f) for f in findings]})
 
     def runs(request: Request, repos: AdminTables) -> Response:
         _allowed(request, "limit")
@@ -155,26 +171,39 @@ def build_admin_app(tables: Callable[[], AdminTables]) -> Starlette:
         return _json([_run_json(r) for r in repos.runs.recent(limit)])
 
     def dashboard(request: Request, repos: AdminTables) -> Response:
-        _allowed(request)
+        """Headline figures as the last collect run kept them; the users table one page at a time,
+        filtered like /api/users (the same parameters, so a dashboard link is also an API query)."""
+        _allowed(request, *FILTERS, "limit", "continuation")
         key = request.query_params.get(KEY_PARAM)
+        flt = parse_filter(request.query_params)
+        limit = parse_limit(request.query_params.get("limit"))
+        rows, token = page_users(repos.users, flt, limit, decode_token(request.query_params.get("continuation")))
+        filters = {name: request.query_params[name] for name in FILTERS if request.query_params.get(name)}
 
         def link(path: str, **params: str) -> str:
             query = {**params, **({KEY_PARAM: key} if key else {})}
             return f"/api/{path}" + (f"?{urlencode(query)}" if query else "")
 
-        states = repos.users.query()
-        rows = user_rows(states)
+        kept = _kept(repos)
         html = (
             _templates()
             .get_template("dashboard.html")
             .render(
-                counts=status_counts(states),
-                tracked=len(states),
-                summary=summarize(states),
-                findings=_findings(repos, states),
-                trend=trend_points(repos.runs.recent(1000, step="collect")),
+                counts=vars(kept.statuses),
+                tracked=kept.statuses.tracked,
+                summary=kept.as_json(),
+                findings=by_urgency(repos.findings(legacy_active=kept.legacy_active)),
+                trend=trend_chart(repos.runs.recent(1000, step="collect")),
+                status_bars=bars(vars(kept.statuses), STATUS_LABELS),
+                platform_bars=bars(kept.breakdown.tracked_by_platform, PLATFORM_LABELS),
+                ios_bars=bars(kept.breakdown.legacy_active_by_ios_version),
+                status_label=status_label,
+                reason_label=reason_label,
+                reason_title=reason_title,
                 emails=email_overview(repos.ledger, repos.runs.recent(1, step="notify")),
                 rows=rows,
+                filters=filters,
+                next_page=link("dashboard", **filters, continuation=token) if token else None,
                 link=link,
                 generated=utcnow().strftime("%Y-%m-%d %H:%M UTC"),
             )
@@ -216,8 +245,27 @@ def email_overview(ledger: NotificationLog, last_notify: list[RunRecord], shown:
     return {"last": last_notify[0] if last_notify else None, "held": held}
 
 
-def _findings(repos: AdminTables, states: list[UserState]) -> list[Finding]:
-    return repos.findings(states)
+def _kept(repos: AdminTables) -> Kept:
+    """The figures the last collect run kept; counted from the users table only before any run kept them."""
+    return kept_figures(repos.runs) or counted(repos.users.query())
+
+
+CSV_PAGE = 999
+"""Users per CSV chunk: with the one extra row that tells a next page exists, one table request of 1,000."""
+
+
+def csv_stream(users: UserStates, flt: UserFilter) -> Iterator[str]:
+    """The filtered users as CSV, a table page at a time (flat memory at any size), in user-id order.
+    Starlette iterates this synchronous generator in its thread pool."""
+    yield "\ufeff" + to_csv([])
+    after = None
+    while True:
+        states, after = users.page_after(flt.status, flt.since, CSV_PAGE, after)
+        rows = [user_row(s) for s in states if flt.matches(s)]
+        if rows:
+            yield to_csv(rows, header=False)
+        if not after:
+            return
 
 
 def _run_json(run: RunRecord) -> dict[str, Any]:
@@ -235,32 +283,3 @@ def _run_json(run: RunRecord) -> dict[str, Any]:
         "message": run.message,
         "figures": msgspec.to_builtins(run.figures),
     }
-
-
-@dataclass(frozen=True)
-class TrendPoint:
-    day: str
-    legacy_active: int
-    remediated: int
-    x: float = 0.0
-    y_legacy: float = 0.0
-    y_remediated: float = 0.0
-
-
-def trend_points(collect_runs: list[RunRecord], days: int = 30, width: int = 600) -> list[TrendPoint]:
-    """Per day, the last successful collect run's counts of legacy_active and remediated users,
-    placed on a width × 200 SVG canvas."""
-    by_day: dict[str, StatusCounts] = {}
-    for run in collect_runs:  # newest first: keep the first seen per day
-        if run.outcome == "succeeded" and isinstance(run.figures, CollectFigures):
-            by_day.setdefault(run.started_at.strftime("%Y-%m-%d"), run.figures.statuses)
-    days_kept = sorted(by_day)[-days:]
-    counts = [(day, by_day[day].legacy_active, by_day[day].remediated) for day in days_kept]
-    top = max([1, *(max(legacy, done) for _, legacy, done in counts)])
-    step = width / max(len(counts) - 1, 1)
-    return [
-        TrendPoint(
-            day, legacy, done, round(i * step, 1), round(180 - 160 * legacy / top, 1), round(180 - 160 * done / top, 1)
-        )
-        for i, (day, legacy, done) in enumerate(counts)
-    ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,8 +14,9 @@ import orjson
 
 from core.constants import LEGACY_CLIENT_APPS
 from core.ports import NotificationLog, UserStates
-from core.records import STATUSES, UserState
+from core.records import UserState
 from report.users import ReportError, user_row, validate_status
+from rules.breakdown import platform_of
 from rules.user_agent import parse_user_agent
 
 PLATFORMS = ("ios", "ipados", "macos", "android", "outlook", "unknown")
@@ -49,10 +49,6 @@ class UserFilter:
         return not (self.platform and platform_of(state) != self.platform)
 
 
-def platform_of(state: UserState) -> str:
-    return parse_user_agent(state.evidence.user_agent).platform
-
-
 def parse_filter(params: Mapping[str, str]) -> UserFilter:
     """Every value checked against what it may be; a bad one names its parameter."""
     protocol = params.get("protocol") or None
@@ -81,11 +77,14 @@ def parse_limit(raw: str | None) -> int:
     return int(raw)
 
 
-def encode_token(token: Mapping[str, Any] | None) -> str | None:
-    return base64.urlsafe_b64encode(orjson.dumps(dict(token))).decode() if token else None
+def encode_token(after: str | None) -> str | None:
+    """The next page starts after this user id (our own cursor: checkable, unlike the SDK's opaque one)."""
+    return base64.urlsafe_b64encode(orjson.dumps({"after": after})).decode() if after else None
 
 
-def decode_token(raw: str | None) -> dict[str, str] | None:
+def decode_token(raw: str | None) -> str | None:
+    """Only a token of the shape this API issues, ``{"after": <user id>}``; ``{}`` or the SDK's keys, a
+    made-up shape, are refused rather than read as page one. A token names no tenant: the tenant is ours."""
     if not raw:
         return None
     if len(raw) > MAX_TOKEN_CHARS:
@@ -93,19 +92,20 @@ def decode_token(raw: str | None) -> dict[str, str] | None:
     try:
         data = orjson.loads(base64.urlsafe_b64decode(raw.encode()))
     except (binascii.Error, orjson.JSONDecodeError, ValueError):
-        raise ReportError("continuation: not a token this API issued") from None
-    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
-        raise ReportError("continuation: not a token this API issued")
-    return data
+        data = None
+    after = data.get("after") if isinstance(data, dict) and set(data) == {"after"} else None
+    if not isinstance(after, str) or not _GUID.match(after):
+        raise ReportError("continuation: not a token this API issued; start again without it")
+    return after
 
 
 def page_users(
-    users: UserStates, flt: UserFilter, limit: int, continuation: dict[str, str] | None
+    users: UserStates, flt: UserFilter, limit: int, after: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of users in id order. Status and date are filtered by the table; protocol and platform
     are applied to the page, so a page can hold fewer than ``limit`` rows and still have a next one."""
-    states, token = users.page(flt.status, flt.since, limit, continuation)
-    return [user_row(s) for s in states if flt.matches(s)], encode_token(token)
+    states, last = users.page_after(flt.status, flt.since, limit, after)
+    return [user_row(s) for s in states if flt.matches(s)], encode_token(last)
 
 
 def user_detail(repo: UserStates, ledger: NotificationLog, user_id: str) -> dict[str, Any] | None:
@@ -142,25 +142,4 @@ def user_detail(repo: UserStates, ledger: NotificationLog, user_id: str) -> dict
             }
             for e in ledger.for_user(user_id)
         ],
-    }
-
-
-def ios_band(state: UserState) -> str:
-    device = parse_user_agent(state.evidence.user_agent)
-    if device.platform not in ("ios", "ipados") or device.os_major is None:
-        return "n/a"
-    if device.os_major < 12:
-        return "below 12"
-    return "12 to 15.5" if (device.os_major, device.os_minor or 0) < (15, 6) else "15.6 or later"
-
-
-def summarize(states: list[UserState]) -> dict[str, Any]:
-    statuses = Counter(s.verdict.status for s in states)
-    active = [s for s in states if s.verdict.status == "legacy_active"]
-    return {
-        "tracked": len(states),
-        "by_status": {status: statuses.get(status, 0) for status in STATUSES},
-        "legacy_active_by_platform": dict(Counter(platform_of(s) for s in active).most_common()),
-        "legacy_active_by_ios_version": dict(Counter(ios_band(s) for s in active).most_common()),
-        "notified": sum(1 for s in states if s.notified_count),
     }

@@ -10,11 +10,8 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from rich.console import Console
-from rich.table import Table
 
 from core.records import STATUSES, DeviceRecord, UserState
-from report.terminal import terminal_safe
 from rules.devices import describe_device
 
 COLUMNS = [
@@ -92,11 +89,12 @@ def to_json(rows: list[dict[str, Any]]) -> bytes:
     return orjson.dumps(rows, option=orjson.OPT_INDENT_2)
 
 
-def to_csv(rows: list[dict[str, Any]]) -> str:
+def to_csv(rows: list[dict[str, Any]], header: bool = True) -> str:
     """Every cell neutralised against formula injection: Excel and Sheets never evaluate what we export."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
+    if header:
+        writer.writeheader()
     for row in rows:
         cells = {
             **row,
@@ -117,26 +115,6 @@ def csv_cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
-
-
-def render_table(rows: list[dict[str, Any]], console: Console) -> None:
-    table = Table(title=f"Tracked users ({len(rows)})", show_lines=False)
-    table.add_column("upn", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("reasons")
-    table.add_column("device")
-    table.add_column("last legacy sign-in", no_wrap=True)
-    table.add_column("emails", justify="right")
-    for row in rows:
-        table.add_row(
-            terminal_safe(row["upn"]),
-            row["status"],
-            ", ".join(row["reasons"]),
-            terminal_safe(row["device"]),
-            (row["last_legacy_at"] or "")[:16].replace("T", " "),
-            str(row["notified_count"]),
-        )
-    console.print(table)
 
 
 def _iso(value: datetime | None) -> str | None:

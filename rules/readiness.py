@@ -115,7 +115,11 @@ SIGNIN_LOGS_FINDING = finding(
 
 def tenant_findings(tenant: TenantSnapshot, states: Iterable[UserState]) -> list[Finding]:
     """Everything known about the tenant, as the admin reads it: the stored checks, judged."""
-    legacy_active_users = sum(1 for s in states if s.verdict.status == "legacy_active")
+    return tenant_findings_counted(tenant, sum(1 for s in states if s.verdict.status == "legacy_active"))
+
+
+def tenant_findings_counted(tenant: TenantSnapshot, legacy_active_users: int) -> list[Finding]:
+    """The same findings from the count of legacy_active users alone (the admin views keep it per run)."""
     apple, consent, legacy_block = tenant.apple_app, tenant.user_consent, tenant.legacy_block
     attack, devices = tenant.attack, tenant.devices
     findings: list[Finding] = [SIGNIN_LOGS_FINDING] if tenant.signin_logs_available is False else []

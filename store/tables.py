@@ -43,11 +43,14 @@ def get_blob(row: Mapping[str, Any], name: str) -> bytes:
     return b"".join(bytes(row.get(f"{name}{i}") or b"") for i in range(int(row.get(f"{name}Chunks") or 0)))
 
 
-def table_service(connection_string: str | None, endpoint: str | None, credential: Any) -> TableServiceClient:
-    """Azurite by connection string, or the account's table endpoint with a token credential."""
+def table_service(
+    connection_string: str | None, endpoint: str | None, credential: Any, **options: Any
+) -> TableServiceClient:
+    """Azurite by connection string, or the account's table endpoint with a token credential; ``options``
+    go to the SDK's pipeline (its retry settings)."""
     if connection_string:
-        return TableServiceClient.from_connection_string(connection_string)
-    return TableServiceClient(endpoint=endpoint or "", credential=credential)
+        return TableServiceClient.from_connection_string(connection_string, **options)
+    return TableServiceClient(endpoint=endpoint or "", credential=credential, **options)
 
 
 def ensure_tables(service: TableServiceClient) -> None:

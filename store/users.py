@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -52,27 +53,25 @@ class UserRepository:
         )
         return [from_entity(row) for row in rows]
 
-    def page(
-        self, status: str | None, since: datetime | None, limit: int, continuation: Mapping[str, Any] | None
-    ) -> tuple[list[UserState], dict[str, Any] | None]:
-        """One page in RowKey order, status and last legacy sign-in as OData parameters (never pasted)."""
+    def page_after(
+        self, status: str | None, since: datetime | None, limit: int, after: str | None
+    ) -> tuple[list[UserState], str | None]:
+        """Up to ``limit`` users in id order after the user id ``after``, and the id to continue after (None
+        at the end). Our own cursor, unlike the SDK's opaque token, can be checked: it is a user id."""
         query = "PartitionKey eq @pk"
         params: dict[str, Any] = {"pk": self._tenant}
+        if after:
+            query += " and RowKey gt @after"
+            params["after"] = after
         if status:
             query += " and Status eq @status"
             params["status"] = status
         if since:
             query += " and LastLegacyAt ge @since"
             params["since"] = since
-        # The Tables SDK's continuation token is a dict (next PartitionKey/RowKey), though typed as str.
-        pager: Any = self._table.query_entities(query, parameters=params, results_per_page=limit)
-        pages: Any = pager.by_page(continuation_token=continuation)
-        try:
-            states = [from_entity(entity) for entity in next(pages)]
-        except StopIteration:
-            return [], None
-        token = pages.continuation_token
-        return states, dict(token) if token else None
+        rows = self._table.query_entities(query, parameters=params, results_per_page=min(limit + 1, 1000))
+        states = [from_entity(row) for row in islice(rows, limit + 1)]  # one more: is there a next page?
+        return states[:limit], (states[limit - 1].user_id if len(states) > limit else None)
 
     def save_changed(self, states: Iterable[UserState], before: Mapping[str, UserState]) -> int:
         """Upsert only states whose stored form differs from ``before``; returns rows written."""

@@ -74,8 +74,15 @@ def test_run_once_then_report(tenant_id: str, start_sim: StartSim, azurite: Azur
     table = cli("report", env=env)
     assert "alice@contoso.example" in table.stdout and "legacy_active" in table.stdout
 
-    summary = json.loads(cli("report", "--summary", "--since", str(now.date()), env=env).stdout)
+    # --summary honours --format (issue 18: it used to print JSON whatever was asked)
+    summary = json.loads(cli("report", "--summary", "--format", "json", "--since", str(now.date()), env=env).stdout)
     assert summary["by_status"]["legacy_active"] == 1 and summary["tracked"] == 1
+    kept = cli("report", "--summary", "--format", "csv", env=env).stdout.splitlines()
+    assert kept[0] == "measure,key,count" and "by_status,legacy_active,1" in kept and "by_status,remediated,1" in kept
+    assert "tracked  " in cli("report", "--summary", env=env).stdout.replace("│", " ")
+    findings_csv = cli("findings", "--format", "csv", env=env).stdout.splitlines()
+    assert findings_csv[0] == "name,ok,severity,summary,action,link"
+    assert any(line.startswith("apple_app,yes,") for line in findings_csv)
     out = tmp_path / "users.csv"
     written = cli("report", "--format", "csv", "--platform", "ios", "--out", str(out), env=env)
     assert "2 users written to" in written.stdout

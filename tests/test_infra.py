@@ -112,7 +112,8 @@ def test_the_identity_has_exactly_the_listed_roles(infra: dict[str, dict[str, An
         }
     ]
     # changed by issue 16: one assignment per storage service instead of three on the whole account,
-    # and Monitoring Metrics Publisher on App Insights (its local auth is off)
+    # and Monitoring Metrics Publisher on App Insights (its local auth is off); since issue 18 also the
+    # deploying admin's Storage Table Data Reader (tests/test_deploy.py), not the app's identity
     assignments = dict(resources(infra, "Microsoft.Authorization/roleAssignments"))
     assert sorted(assignments) == [
         "blobOwner",
@@ -120,9 +121,11 @@ def test_the_identity_has_exactly_the_listed_roles(infra: dict[str, dict[str, An
         "metricsPublisher",
         "queueContributor",
         "tableContributor",
+        "tableReader",
     ]
     assert assignments["metricsPublisher"]["scope"] == "appInsights"
     assert assignments["emailSenderAssignment"]["scope"] == "communication"
+    assert assignments["tableReader"]["scope"] == assignments["tableContributor"]["scope"]  # the table service
     assert identity_problems(infra, INFRA) == []
 
     graph = infra["modules/graph-roles.bicep"]

@@ -205,6 +205,7 @@ def _with_judgement(read: StepResult, judged: Judgement, writes: int, message: s
     figures = replace(
         read.figures,
         statuses=StatusCounts.of(summary.statuses),
+        breakdown=summary.breakdown.figures(),
         window_open=judged.window_open,
         evaluate_ms=evaluate_ms,
         modern_only_users=summary.modern_only_users,

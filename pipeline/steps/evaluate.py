@@ -19,6 +19,7 @@ from collectors.directory import fetch_users
 from core.records import DeviceRecord, Evidence
 from pipeline.memory import release_free_memory
 from pipeline.wiring import Services
+from rules.breakdown import BreakdownCounter
 from rules.evaluation import Joined, evaluate_user, join_by_user
 from rules.spray import attribute_spray
 from store.staging import StagingTable
@@ -36,6 +37,8 @@ class EvaluationSummary:
     victims_by_source: Counter[str] = field(default_factory=Counter)
     victim_accounts: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    breakdown: BreakdownCounter = field(default_factory=BreakdownCounter)
+    """The admin summary's figures, counted here where every user passes anyway."""
 
 
 async def evaluate_users(
@@ -72,6 +75,7 @@ async def evaluate_users(
             if state is None:
                 continue
             summary.statuses[state.verdict.status] += 1
+            summary.breakdown.add(state)
             if state != before:
                 summary.users_changed += 1
                 pairs.append((state, before))

@@ -1,0 +1,67 @@
+"""The admin summary's breakdown of tracked users (platform, iOS band, notified), counted in one pass.
+
+Pure: the collect run feeds it every judged user and records the result with its figures, so the
+summary and dashboard never scan the users table to draw it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from core.records import UserState
+from core.runs import UserBreakdown
+from rules.user_agent import DeviceInfo, parse_user_agent
+
+
+def platform_of(state: UserState) -> str:
+    return parse_user_agent(state.evidence.user_agent).platform
+
+
+def ios_band(state: UserState) -> str:
+    """Where an iPhone/iPad's iOS stands against Apple's cut-offs: below 12 (EAS set up before modern
+    auth), 12 to 15.5, 15.6 or later; ``n/a`` for everything else."""
+    return _band(parse_user_agent(state.evidence.user_agent))
+
+
+def _band(device: DeviceInfo) -> str:
+    if device.platform not in ("ios", "ipados") or device.os_major is None:
+        return "n/a"
+    if device.os_major < 12:
+        return "below 12"
+    return "12 to 15.5" if (device.os_major, device.os_minor or 0) < (15, 6) else "15.6 or later"
+
+
+@dataclass
+class BreakdownCounter:
+    """Counts users as they pass; ``figures()`` is what the run records."""
+
+    active_platforms: Counter[str] = field(default_factory=Counter)
+    active_ios: Counter[str] = field(default_factory=Counter)
+    platforms: Counter[str] = field(default_factory=Counter)
+    notified: int = 0
+
+    def add(self, state: UserState) -> None:
+        device = parse_user_agent(state.evidence.user_agent)
+        platform = device.platform
+        self.platforms[platform] += 1
+        self.notified += bool(state.notified_count)
+        if state.verdict.status == "legacy_active":
+            self.active_platforms[platform] += 1
+            self.active_ios[_band(device)] += 1
+
+    def figures(self) -> UserBreakdown:
+        return UserBreakdown(
+            legacy_active_by_platform=dict(self.active_platforms.most_common()),
+            legacy_active_by_ios_version=dict(self.active_ios.most_common()),
+            tracked_by_platform=dict(self.platforms.most_common()),
+            notified=self.notified,
+        )
+
+
+def breakdown_of(states: Iterable[UserState]) -> UserBreakdown:
+    counter = BreakdownCounter()
+    for state in states:
+        counter.add(state)
+    return counter.figures()
