@@ -36,7 +36,7 @@ param excludedUpns string = ''
 
 @description('Closing line of every user email; empty: a helpdesk line in the reader\'s language.')
 param contactLine string = ''
-param legacyProtocols string = 'Exchange ActiveSync'
+param legacyProtocols string = 'Exchange ActiveSync,Authenticated SMTP'
 param lookbackDays int = 30
 param overlapMinutes int = 15
 param staleDays int = 60

@@ -39,7 +39,18 @@ from core.records import (
     UserState,
     Verdict,
 )
-from rules import advice, catalog, devices, exclusion, legacy_activity, readiness, remediation, staleness, status
+from rules import (
+    advice,
+    catalog,
+    devices,
+    exclusion,
+    legacy_activity,
+    readiness,
+    remediation,
+    senders,
+    staleness,
+    status,
+)
 from rules.rule import Reason, Rule
 from rules.user_agent import parse_user_agent
 
@@ -54,14 +65,16 @@ CODE = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]$")
 
 EMITTERS: dict[Status, tuple[Rule, ...]] = {
     "excluded": (exclusion.RULE,),
-    "stale": (staleness.RULE, devices.RULE),
+    "stale": (staleness.RULE, devices.RULE),  # an SMTP AUTH sender goes stale with staleness's code
     "remediated": (remediation.RULE,),
     "pending_verification": (remediation.RULE,),
-    "legacy_active": (legacy_activity.RULE, devices.RULE),
+    "legacy_active": (legacy_activity.RULE, devices.RULE, senders.RULE),
     # A legacy partnership behind failures that look like an attack makes the user legacy_active (status@2).
-    "attack_suspected": (legacy_activity.RULE,),
+    "attack_suspected": (legacy_activity.RULE, senders.RULE),
 }
-"""The rules whose codes each status's reasons may carry (advice codes always come from the advice rule)."""
+"""The rules whose codes each status's reasons may carry (advice codes come from the advice rule, and for an
+account seen on SMTP AUTH alone from the SMTP senders rule)."""
+ADVISERS = (advice.RULE, senders.RULE)
 
 MAIL_AGENTS = (
     "Apple-iPhone14C2/2004.47",  # iOS 16
@@ -144,6 +157,8 @@ def make_evidence(
     last_legacy: datetime | None = None,
     last_apple: datetime | None = None,
     upn: str = "alice@contoso.example",
+    protocol: str = "Exchange ActiveSync",
+    hours: int = 3,
 ) -> Evidence:
     total = success + failure
     agent = next(iter(agents)) if agents else ""
@@ -152,7 +167,7 @@ def make_evidence(
         legacy_success=success,
         legacy_failure=failure,
         failure_codes={"50126": credential, "53003": failure - credential} if failure else {},
-        protocols={"Exchange ActiveSync": total} if total else {},
+        protocols={protocol: total} if total else {},
         first_legacy_at=last_legacy - timedelta(days=1) if last_legacy else None,
         last_legacy_at=last_legacy,
         last_apple_at=last_apple,
@@ -161,7 +176,7 @@ def make_evidence(
         networks={f"198.51.{n}.0/24": 1 for n in range(networks)} if total else {},
         countries={c: 1 for c in countries},
         systems={"Ios / Mobile Safari": total} if total and not agent else {},
-        hours={f"2026-11-{10 + h:02d}T08": 1 for h in range(min(total, 3))},
+        hours={f"2026-11-{10 + h:02d}T08": 1 for h in range(min(total, hours))},
         credential_failures=credential,
         spray_failures=spray,
     )
@@ -263,7 +278,34 @@ def exclusion_cases() -> Iterator[Case]:
         yield Case(evidence, user, CONFIG, devices_)
 
 
+def smtp_cases() -> Iterator[Case]:
+    """What the SMTP senders rule judges: accounts seen on Authenticated SMTP alone."""
+    for success, failure in itertools.product((0, 1, 40), (0, 2, 6)):
+        if success + failure == 0:
+            continue
+        for (credential, spray), agents, networks, hours, age in itertools.product(
+            failure_mixes(failure),
+            agent_mixes(success + failure),
+            (1, 5),
+            (1, 3),
+            (timedelta(hours=1), timedelta(days=90)),
+        ):
+            evidence = make_evidence(
+                success=success,
+                failure=failure,
+                credential=credential,
+                spray=spray,
+                agents=agents,
+                networks=networks,
+                last_legacy=NOW - age,
+                protocol="Authenticated SMTP",
+                hours=hours,
+            )
+            yield Case(evidence, ALICE, CONFIG, ())
+
+
 def all_cases() -> Iterator[Case]:
+    yield from smtp_cases()
     yield from exclusion_cases()
     yield from activity_cases()
     yield from timing_cases()
@@ -290,7 +332,11 @@ def run_rules(cases: Iterator[Case]) -> Emitted:
         seen.record(
             by_rule[exclusion.RULE.name], exclusion.exclusion_reasons(case.user, case.evidence, case.config), case
         )
-        if case.evidence.legacy_total:
+        if senders.is_smtp_sender(case.evidence):
+            sent = senders.judge(case.evidence, case.config, NOW)  # a stale sender carries staleness's code
+            by = staleness.RULE.name if sent.status == "stale" else senders.RULE.name
+            seen.record(by_rule[by], sent.reasons, case)
+        elif case.evidence.legacy_total:
             _, reasons = legacy_activity.classify(case.evidence, case.config)
             seen.record(by_rule[legacy_activity.RULE.name], reasons, case)
         for record in case.devices:
@@ -321,9 +367,9 @@ def undeclared(seen: Emitted) -> list[str]:
             if code not in allowed
         ]
     problems += [
-        f"a verdict's advice has {code!r}, not declared by the advice rule, for {source}"
+        f"a verdict's advice has {code!r}, declared by none of the advice rules, for {source}"
         for code, source in seen.advice.items()
-        if code not in advice.RULE.codes
+        if all(code not in rule.codes for rule in ADVISERS)
     ]
     return problems
 

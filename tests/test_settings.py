@@ -29,7 +29,7 @@ def test_defaults_for_a_production_deployment() -> None:
     assert settings.graph_auth == "managed-identity"
     assert settings.notify_mode == "dry-run"
     assert (settings.lookback_days, settings.overlap_minutes, settings.rules.stale_days) == (30, 15, 60)
-    assert settings.legacy_protocols == ("Exchange ActiveSync",)
+    assert settings.legacy_protocols == ("Exchange ActiveSync", "Authenticated SMTP"), "SMTP AUTH watched"
     assert settings.signins_rate_limit == (5, 10.0), "Graph's limit for sign-in logs"
     assert (settings.graph_max_retries, settings.collect_max_seconds, settings.checkpoint_pages) == (5, 1500, 50)
 
