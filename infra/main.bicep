@@ -66,6 +66,8 @@ param sendPerHour int = 10
 param notifyMaxSeconds int = 240
 @description('Send a short thank-you when a user is remediated.')
 param sendConfirmation bool = false
+@description('Owners of SMTP AUTH sender accounts: comma-separated sender-upn=owner-address; unmapped senders go to their Entra ID manager.')
+param senderOwners string = ''
 @description('Comma-separated admin addresses for the daily digest; empty = no digest.')
 param digestRecipients string = ''
 param digestSchedule string = '0 0 7 * * *'
@@ -185,6 +187,7 @@ module functionApp 'modules/functionapp.bicep' = {
       sendPerHour: sendPerHour
       notifyMaxSeconds: notifyMaxSeconds
       sendConfirmation: sendConfirmation
+      senderOwners: senderOwners
       digestRecipients: digestRecipients
       digestSchedule: digestSchedule
       collectDevices: collectDevices

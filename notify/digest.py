@@ -30,6 +30,8 @@ class Digest:
     failures: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     """Emails refused for good and waiting for the admin (fix, then `cli notify --retry-failed`)."""
+    owner_unknown: list[str] = field(default_factory=list)
+    """SMTP AUTH senders nobody could be told about: no owner in LAM_SENDER_OWNERS, no manager in Entra ID."""
 
     @property
     def empty(self) -> bool:
@@ -41,6 +43,7 @@ class Digest:
             or self.failures
             or self.attack_accounts
             or self.refused
+            or self.owner_unknown
         )
 
 
@@ -78,6 +81,7 @@ def build_digest(
             digest.failures.append(f"{run.step} run at {run.started_at:%Y-%m-%d %H:%M} UTC: {run.message}")
         if isinstance(run.figures, NotifyFigures) and latest_notify:  # what is held now, not summed over runs
             digest.held.update({HELD_LABELS.get(k, k): v for k, v in run.figures.held.items()})
+            digest.owner_unknown = list(run.figures.held_users.get("owner_unknown", []))
             latest_notify = False
     return digest
 

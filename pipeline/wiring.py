@@ -25,6 +25,7 @@ from notify.senders import AcsSender, OutboxSender, Sender
 from pipeline.credentials import acs_credential, async_credential, sync_credential
 from pipeline.settings import Settings
 from rules.readiness import tenant_findings
+from rules.retirements import retirement_findings
 from store.checkpoints import CheckpointRepository
 from store.notifications import NotificationLedger
 from store.runs import RunRepository
@@ -54,6 +55,8 @@ class StateTables:
     ledger: NotificationLedger
     mail_from: SenderSetup | None
     """Who user emails come from (None when they are off): judged by the sender-domain finding."""
+    watched: tuple[str, ...]
+    """The watched legacy protocols: each with a switch-off date gets its readiness finding."""
 
     @classmethod
     def open(cls, settings: Settings, create: bool = False) -> StateTables:
@@ -70,12 +73,14 @@ class StateTables:
             tenant=TenantRepository(service.get_table_client("tenant"), tid),
             ledger=NotificationLedger(service.get_table_client("notifications"), tid),
             mail_from=sender_setup(settings),
+            watched=settings.legacy_protocols,
         )
 
     def findings(self, states: list[UserState] | None = None) -> list[Finding]:
         """The tenant's findings as the admin reads them everywhere (dashboard, digest, CLI)."""
         snapshot = replace(self.tenant.snapshot(), sender=self.mail_from)
-        return tenant_findings(snapshot, self.users.query() if states is None else states)
+        states = self.users.query() if states is None else states
+        return tenant_findings(snapshot, states) + retirement_findings(states, utcnow(), self.watched)
 
 
 def sender_setup(settings: Settings) -> SenderSetup | None:

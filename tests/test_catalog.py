@@ -47,6 +47,7 @@ from rules import (
     legacy_activity,
     readiness,
     remediation,
+    retirements,
     senders,
     staleness,
     status,
@@ -443,7 +444,7 @@ def test_the_golden_corpus_emits_only_declared_codes() -> None:
 def all_entries() -> list[tuple[str, Reason]]:
     """Every declared reason and advice code (by rule name), then every tenant finding."""
     return [(rule.name, reason) for rule in catalog.RULES for reason in rule.reasons] + [
-        ("tenant finding", entry) for entry in readiness.FINDINGS
+        ("tenant finding", entry) for entry in (*readiness.FINDINGS, *retirements.FINDINGS)
     ]
 
 
@@ -468,7 +469,7 @@ def test_rules_expose_their_codes_and_the_catalog_gathers_them() -> None:
         assert all(rule.reason(code).code == code for code in rule.codes)
         assert all(catalog.rule_of(code) is rule for code in rule.codes)
         assert all(catalog.REASONS[code] is rule.reason(code) for code in rule.codes)
-    assert set(catalog.FINDINGS) == {entry.code for entry in readiness.FINDINGS}
+    assert set(catalog.FINDINGS) == {entry.code for entry in (*readiness.FINDINGS, *retirements.FINDINGS)}
     assert sum(len(rule.reasons) for rule in catalog.RULES) == len(catalog.REASONS)
 
 

@@ -10,6 +10,7 @@ evidence counts below are built by hand and say so; the expected kinds follow th
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -18,8 +19,8 @@ import pytest
 from collectors.signins import legacy_filter
 from core.config import RuleConfig
 from core.constants import AUTHENTICATED_SMTP, EXCHANGE_ACTIVESYNC, LEGACY_CLIENT_APPS
-from core.records import DirectoryUser, Evidence, Verdict
-from rules import advice, protocols, senders, status
+from core.records import DirectoryUser, Evidence, UserState, Verdict
+from rules import advice, protocols, recipients, retirements, senders, status
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 CONFIG = RuleConfig()
@@ -162,3 +163,47 @@ def test_an_account_also_on_exchange_activesync_keeps_the_eas_rules() -> None:
 def test_kind_of_reads_the_kind_back_from_a_stored_verdict() -> None:
     assert senders.kind_of(status.evaluate(smtp(success=24), USER, CONFIG, NOW)) == "device"
     assert senders.kind_of(Verdict("legacy_active", ("legacy_signin_succeeded",))) is None
+
+
+def sender_state(evidence: Evidence, user: DirectoryUser = USER) -> UserState:
+    verdict = status.evaluate(evidence, user, CONFIG, NOW)
+    return UserState(user.id, evidence, verdict, status.RULE_VERSION, NOW, directory=user)
+
+
+MANAGER = DirectoryUser(id="m1", upn="dana@contoso.example", display_name="Dana", mail="dana@contoso.example")
+
+
+def test_a_devices_owner_comes_from_the_map_first_then_the_manager_then_nobody() -> None:
+    device = sender_state(smtp(success=24))
+    owners = {"sender@contoso.example": "facilities@contoso.example"}
+    mapped = recipients.recipient_for(device, owners, {USER.id: MANAGER})
+    assert (mapped.role, mapped.who and mapped.who.mail) == ("owner", "facilities@contoso.example")
+    assert recipients.recipient_for(device, {}, {USER.id: MANAGER}) == recipients.Recipient("manager", MANAGER)
+    assert recipients.recipient_for(device, {}, {}) == recipients.Recipient("unknown")
+
+
+def test_a_person_is_told_about_their_own_app_and_an_attack_is_told_to_nobody() -> None:
+    owners = {"sender@contoso.example": "facilities@contoso.example"}
+    person = sender_state(smtp(success=5, agent=corpus_agents("ios")[0]))
+    assert recipients.recipient_for(person, owners) == recipients.Recipient("user", USER)
+    spray = sender_state(smtp(failure=6, credential=6, spray=6, networks=6, hours=1))
+    assert recipients.recipient_for(spray, owners).role == "nobody"
+
+
+def test_the_smtp_readiness_finding_counts_senders_and_accounts_that_stop_at_the_switch_off() -> None:
+    app = replace(smtp(success=24, networks=2), last_success_at=NOW - timedelta(days=2))  # two networks: two senders
+    person = replace(smtp(success=5, agent=corpus_agents("ios")[0]), last_success_at=NOW - timedelta(days=1))
+    old = replace(smtp(success=5), last_success_at=NOW - timedelta(days=40))  # not in the last 30 days
+    failing = smtp(failure=8)  # broken already: nothing more stops at the switch-off
+    states = [replace(sender_state(ev), user_id=f"u{n}") for n, ev in enumerate((app, person, old, failing))]
+    states[1] = replace(states[1], notified_count=1)
+    watched = ("Exchange ActiveSync", "Authenticated SMTP")
+    (found,) = retirements.retirement_findings(states, NOW, watched)
+    assert (found.name, found.ok, found.severity) == ("retirement_authenticated_smtp", False, "high")
+    assert found.summary == (
+        "By the end of December 2026 (31 days left), 3 sender(s) in 2 account(s) that succeeded with basic "
+        "Authenticated SMTP in the last 30 days stop (1 application, 1 person; 1 account(s) told so far)."
+    )
+    (clear,) = retirements.retirement_findings([], NOW, watched)
+    assert clear.ok and clear.summary.startswith("By the end of December 2026 (31 days left), 0 sender(s) in 0")
+    assert retirements.retirement_findings(states, NOW, ("Exchange ActiveSync",)) == []

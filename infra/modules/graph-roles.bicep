@@ -13,7 +13,7 @@ var graphRoles = [
   'AuditLog.Read.All' // read the sign-in logs (auditLogs/signIns)
   'Directory.Read.All' // the sign-in log API requires it beside AuditLog.Read.All
   'Application.Read.All' // find the Apple Internet Accounts service principal and its consent grants
-  'User.Read.All' // mail address, language, enabled state and type of the users we write to
+  'User.Read.All' // mail address, language, enabled state and type of the users we write to; SMTP senders' managers
   'Policy.Read.All' // user consent policy and Conditional Access legacy-auth block (tenant readiness)
 ]
 
