@@ -14,14 +14,19 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from core.clock import utcnow
+from core.constants import AUTHENTICATED_SMTP
 from pipeline.cycle import FULL_CYCLE, StepFailedError, run_with_settings
 from pipeline.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from core.ports import NotificationLog
+    from core.records import UserState
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Legacy Auth Monitor")
 # Piped output (make demo in CI, redirects) gets a readable width instead of rich's 80-column default.
@@ -93,7 +98,11 @@ def report(
         errors.print(f"[red]--{exc}[/]", highlight=False)
         raise typer.Exit(2) from exc
     settings = _settings()
-    states = [s for s in StateTables.open(settings).users.query(flt.status) if flt.matches(s)]
+    tables = StateTables.open(settings)
+    states = [s for s in tables.users.query(flt.status) if flt.matches(s)]
+    if flt.protocol and flt.protocol.casefold() == AUTHENTICATED_SMTP.casefold() and not summary:
+        _report_senders(states, settings, tables.ledger, format, out)
+        return
     if summary:
         import orjson
 
@@ -111,6 +120,29 @@ def report(
     if out:
         out.write_text(text, encoding="utf-8", newline="")
         console.print(f"{len(states)} users written to {out}")
+    else:
+        sys.stdout.write(text)
+
+
+def _report_senders(
+    states: list[UserState], settings: Settings, ledger: NotificationLog, format: ReportFormat, out: Path | None
+) -> None:
+    """report --protocol "Authenticated SMTP": the senders with kind, owner, last success, days to switch-off."""
+    import orjson
+
+    from report.senders import render_senders, sender_rows, senders_csv
+
+    rows = sender_rows(states, settings.messages.owners, ledger, utcnow().date())
+    if format is ReportFormat.table and not out:
+        render_senders(rows, console)
+        return
+    if format is ReportFormat.table:
+        errors.print("[red]--out needs --format json or csv[/]")
+        raise typer.Exit(2)
+    text = orjson.dumps(rows).decode() + "\n" if format is ReportFormat.json else senders_csv(rows)
+    if out:
+        out.write_text(("\ufeff" if format is ReportFormat.csv else "") + text, encoding="utf-8", newline="")
+        console.print(f"{len(rows)} senders written to {out}")
     else:
         sys.stdout.write(text)
 

@@ -5,24 +5,28 @@ the admin's digest."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
 from azure.data.tables import TableServiceClient
 
+from core.clock import utcnow
 from core.records import UserState, Verdict
 from devstack.azurite import Azurite
 from devstack.simulator import SimServer
 from pipeline.cycle import FULL_CYCLE, digest_step, run_with_settings
-from pipeline.settings import Settings
+from pipeline.settings import Settings, load_settings
 from sim.graph_shapes import sign_in
 from sim.scenario import Scenario
 from store.tenant import TenantRepository
 from store.users import UserRepository
-from tests.conftest import NOW, outbox_messages, plain_text, sim_settings
+from tests.conftest import NOW, outbox_messages, plain_text, sim_env, sim_settings
 from tests.scenarios import add_user, legacy_signins, new_id, smtp_signins, tenant
+from tests.test_cli import cli
 
 StartSim = Callable[[Scenario], SimServer]
 ADMIN = "it-admin@contoso.example"
@@ -188,3 +192,38 @@ def test_an_eas_user_keeps_todays_verdict_and_email_exactly_with_smtp_auth_watch
         seen.append((state.verdict, state.notified_count, str(mail["Subject"]), plain_text(mail), body))
     assert seen[0][0].status == "legacy_active" and seen[0][0].reasons == ("legacy_signin_succeeded",)
     assert seen[0] == seen[1]
+
+
+def test_report_lists_the_smtp_senders_with_kind_owner_last_success_and_days_to_the_switch_off(
+    tenant_id: str, start_sim: StartSim, azurite: Azurite
+) -> None:
+    scenario = tenant(tenant_id)
+    scanner, app, monitor, dana = (add_user(scenario, n) for n in ("scanner", "billing.app", "monitoring", "dana"))
+    scenario.managers[app["id"]] = dana["id"]
+    smtp_signins(scenario, scanner, NOW - timedelta(hours=1), 12)
+    smtp_signins(scenario, app, NOW - timedelta(minutes=5), 300, every=timedelta(seconds=30))
+    smtp_signins(scenario, monitor, NOW - timedelta(hours=2), 8, every=timedelta(hours=3), error_code=50126)
+    legacy_signins(scenario, add_user(scenario, "alice"), NOW - timedelta(hours=2), 3)  # EAS: not a sender
+    sim = start_sim(scenario)
+    env = sim_env(sim, azurite, LAM_SENDER_OWNERS="scanner@contoso.example=facilities@contoso.example")
+    run(load_settings(env))
+
+    days = (date(2026, 12, 31) - utcnow().date()).days  # the registry's end of December 2026, from today
+    csv_out = cli("report", "--protocol", "Authenticated SMTP", "--format", "csv", env=env)
+    assert csv_out.returncode == 0, csv_out.stderr
+    rows = list(csv.DictReader(io.StringIO(csv_out.stdout)))
+    assert [(r["upn"], r["kind"], r["owner"], r["last_success"], r["days_to_switch_off"]) for r in rows] == [
+        (
+            "billing.app@contoso.example",
+            "application",
+            "dana@contoso.example (manager)",
+            "2026-11-20T11:55:00+00:00",
+            str(days),
+        ),
+        ("scanner@contoso.example", "device", "facilities@contoso.example", "2026-11-20T11:00:00+00:00", str(days)),
+        ("monitoring@contoso.example", "device", "owner unknown", "", str(days)),
+    ]
+    table = cli("report", "--protocol", "authenticated smtp", env={**env, "COLUMNS": "200"})
+    assert table.returncode == 0, table.stderr
+    assert "SMTP AUTH senders (3)" in table.stdout and "days to switch-off" in table.stdout
+    assert "alice@" not in table.stdout
