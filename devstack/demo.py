@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.clock import parse_graph_time, utcnow
-from core.constants import EXCHANGE_ACTIVESYNC
+from core.constants import AUTHENTICATED_SMTP, EXCHANGE_ACTIVESYNC
 from core.records import UserState
 from devstack.azurite import ROOT, Azurite
 from devstack.simulator import SimServer
@@ -59,7 +59,9 @@ def run_demo(console: Console, fresh: bool = False, demo_dir: Path = DEMO_DIR, c
                 "LAM_OUTBOX_DIR": str(outbox),
                 "LAM_COLLECT_DEVICES": "true",
                 # Mac Mail speaks Exchange Web Services, not ActiveSync: watch both.
-                "LAM_LEGACY_PROTOCOLS": f"{EXCHANGE_ACTIVESYNC},{EXCHANGE_WEB_SERVICES}",
+                "LAM_LEGACY_PROTOCOLS": f"{EXCHANGE_ACTIVESYNC},{EXCHANGE_WEB_SERVICES},{AUTHENTICATED_SMTP}",
+                # What the admin keeps: the owners of the scanners' accounts (the rest go to managers).
+                "LAM_SENDER_OWNERS": ",".join(f"{upn}={owner}" for upn, owner in scenario.owners.items()),
                 # The simulator is not ACS: no quota to respect, so the demo mails everyone in one run.
                 "LAM_SEND_PER_MINUTE": "1000",
                 "LAM_SEND_PER_HOUR": "100000",
@@ -139,7 +141,10 @@ def check_against_truth(scenario: Scenario, states: dict[str, UserState], outbox
         advice = states[user_id].verdict.advice if user_id in states else ()
         if code not in advice:
             problems.append(f"user {user_id}: advice {list(advice)}, expected it to include {code}")
-    should_mail = {_address(u) for u in scenario.users if u["id"] in scenario.mailed}
+    should_mail = {
+        _address(u) for u in scenario.users if u["id"] in scenario.mailed and u["id"] not in scenario.mail_to
+    }
+    should_mail |= {address.lower() for address in scenario.mail_to.values() if address}
     mailed = _recipients(outbox)
     for address, count in mailed.items():
         if address not in should_mail:
