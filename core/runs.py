@@ -80,6 +80,7 @@ HELD_LABELS = {
     "retry_later": "failed, retried later",
     "owner_unknown": "SMTP AUTH sender, owner unknown",
     "attack_not_mailed": "attack, not mailed",
+    "no_confirmation_for_senders": "SMTP AUTH sender fixed (no thank-you)",
 }
 """What each reason a message is held means to an admin (run output, dashboard, digest)."""
 CARRIED = frozenset({"quota_hour", "quota_minute", "quota_throttled"})

@@ -229,6 +229,8 @@ def _held_before_sending(message: DueMessage, policy: MessagePolicy, recipient: 
         return "held_single_attempt"
     if recipient.role == "nobody":
         return "attack_not_mailed"
+    if message.is_confirmation and senders.kind_of(state.verdict) is not None:
+        return "no_confirmation_for_senders"  # its wording is about Apple Mail; the sender's owner needs none
     if recipient.role == "unknown":
         return "owner_unknown"  # the digest lists it: set LAM_SENDER_OWNERS or the manager in Entra ID
     who = recipient.who

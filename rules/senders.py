@@ -4,12 +4,13 @@ A mail-client user agent is a person's mail app. A script's or HTTP library's ag
 Without either, one steady source network at a device's pace (a scan now and then, never a flood) is a
 printer or scanner, and anything else is an application or script. Wrong passwords from spray sources,
 or from many networks, with no submission ever succeeding, are an attack. A success today means the
-sender stops at the switch-off; failures only mean it is broken already. Pure: no I/O.
+sender stops at the switch-off; failures only mean it is broken already. Once its owner (or the person)
+was told, no basic submission for the quiet period means it was fixed. Pure: no I/O.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.config import RuleConfig
 from core.constants import AUTHENTICATED_SMTP
@@ -78,6 +79,19 @@ RULE = Rule(
             links.SPRAY_PLAYBOOK,
         ),
         Reason(
+            "smtp_no_basic_auth_since_told",
+            "info",
+            "No basic SMTP AUTH since the owner (or the person) was told, for the whole quiet period "
+            "(LAM_REMEDIATION_QUIET_HOURS): the sender was moved off basic authentication.",
+            "None; a new basic submission makes it legacy_active again.",
+        ),
+        Reason(
+            "smtp_quiet_period_running",
+            "low",
+            "No basic SMTP AUTH since the owner (or the person) was told, but the quiet period is still running.",
+            "None yet; verified when the quiet period ends.",
+        ),
+        Reason(
             "smtp_person_modern_auth",
             "info",
             "Advice: re-add the account in the mail app with modern authentication, or use Outlook.",
@@ -135,13 +149,20 @@ def sender_kind(evidence: Evidence, config: RuleConfig) -> SenderKind:
     return "application"
 
 
-def judge(evidence: Evidence, config: RuleConfig, now: datetime) -> Verdict:
-    """The verdict of an SMTP AUTH-only account: stale, an attack (never mailed), or a sender to fix."""
+def judge(evidence: Evidence, config: RuleConfig, now: datetime, told_at: datetime | None = None) -> Verdict:
+    """The verdict of an SMTP AUTH-only account: stale, an attack (never mailed), fixed since its owner was
+    told (no basic success for the quiet period after), or a sender to fix."""
     if staleness.is_stale(evidence, config.stale_days, now):
         return Verdict("stale", ("no_legacy_signin_in_stale_window",))
     kind = sender_kind(evidence, config)
     if kind == "attack":
         return Verdict("attack_suspected", (KIND_CODES[kind],))
+    # the last basic success (rows stored before it was kept: the last attempt); a failing one: any attempt
+    last = (evidence.last_success_at or evidence.last_legacy_at) if evidence.legacy_success else evidence.last_legacy_at
+    if told_at is not None and last is not None and last < told_at:
+        if now - told_at >= timedelta(hours=config.remediation_quiet_hours):
+            return Verdict("remediated", ("smtp_no_basic_auth_since_told", KIND_CODES[kind]))
+        return Verdict("pending_verification", ("smtp_quiet_period_running", KIND_CODES[kind]))
     outcome = "smtp_basic_auth_succeeded" if evidence.legacy_success else "smtp_basic_auth_failing"
     return Verdict("legacy_active", (outcome, KIND_CODES[kind]), protocols.SMTP_AUTH.advice.get(kind, ()))
 

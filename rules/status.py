@@ -39,12 +39,14 @@ def evaluate(
     config: RuleConfig,
     now: datetime,
     partnerships: tuple[DeviceRecord, ...] = (),
+    told_at: datetime | None = None,
 ) -> Verdict:
+    """``told_at``: when the user (or an SMTP AUTH sender's owner) was first emailed, if ever."""
     excluded = exclusion.exclusion_reasons(user, evidence, config)
     if excluded:
         return Verdict("excluded", excluded)
     if senders.is_smtp_sender(evidence) and not partnerships:
-        return senders.judge(evidence, config, now)
+        return senders.judge(evidence, config, now, told_at)
     last_apple, last_legacy = evidence.last_apple_at, evidence.last_legacy_at
     fixed_at = last_apple if last_apple and (last_legacy is None or last_apple > last_legacy) else None
     still_legacy = devices.legacy_devices(partnerships, config.stale_days, now, fixed_at)

@@ -67,8 +67,8 @@ CODE = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]$")
 EMITTERS: dict[Status, tuple[Rule, ...]] = {
     "excluded": (exclusion.RULE,),
     "stale": (staleness.RULE, devices.RULE),  # an SMTP AUTH sender goes stale with staleness's code
-    "remediated": (remediation.RULE,),
-    "pending_verification": (remediation.RULE,),
+    "remediated": (remediation.RULE, senders.RULE),
+    "pending_verification": (remediation.RULE, senders.RULE),
     "legacy_active": (legacy_activity.RULE, devices.RULE, senders.RULE),
     # A legacy partnership behind failures that look like an attack makes the user legacy_active (status@2).
     "attack_suspected": (legacy_activity.RULE, senders.RULE),
@@ -144,6 +144,8 @@ class Case:
     user: DirectoryUser | None
     config: RuleConfig
     devices: tuple[DeviceRecord, ...]
+    told: datetime | None = None
+    """When the user (or an SMTP AUTH sender's owner) was first emailed."""
 
 
 def make_evidence(
@@ -284,12 +286,13 @@ def smtp_cases() -> Iterator[Case]:
     for success, failure in itertools.product((0, 1, 40), (0, 2, 6)):
         if success + failure == 0:
             continue
-        for (credential, spray), agents, networks, hours, age in itertools.product(
+        for (credential, spray), agents, networks, hours, age, told in itertools.product(
             failure_mixes(failure),
             agent_mixes(success + failure),
             (1, 5),
             (1, 3),
-            (timedelta(hours=1), timedelta(days=90)),
+            (timedelta(hours=1), timedelta(days=3), timedelta(days=90)),
+            (None, NOW - timedelta(minutes=30), NOW - timedelta(hours=48)),
         ):
             evidence = make_evidence(
                 success=success,
@@ -302,7 +305,7 @@ def smtp_cases() -> Iterator[Case]:
                 protocol="Authenticated SMTP",
                 hours=hours,
             )
-            yield Case(evidence, ALICE, CONFIG, ())
+            yield Case(evidence, ALICE, CONFIG, (), told)
 
 
 def all_cases() -> Iterator[Case]:
@@ -334,7 +337,7 @@ def run_rules(cases: Iterator[Case]) -> Emitted:
             by_rule[exclusion.RULE.name], exclusion.exclusion_reasons(case.user, case.evidence, case.config), case
         )
         if senders.is_smtp_sender(case.evidence):
-            sent = senders.judge(case.evidence, case.config, NOW)  # a stale sender carries staleness's code
+            sent = senders.judge(case.evidence, case.config, NOW, case.told)  # stale: staleness's code
             by = staleness.RULE.name if sent.status == "stale" else senders.RULE.name
             seen.record(by_rule[by], sent.reasons, case)
         elif case.evidence.legacy_total:
@@ -345,7 +348,7 @@ def run_rules(cases: Iterator[Case]) -> Emitted:
             seen.record(by_rule[devices.RULE.name], judged.reasons, case)
         for agent in (case.evidence.user_agent, *(d.user_agent for d in case.devices)):
             seen.record(by_rule[advice.RULE.name], advice.advice_for(parse_user_agent(agent)), case)
-        verdict = status.evaluate(case.evidence, case.user, case.config, NOW, case.devices)
+        verdict = status.evaluate(case.evidence, case.user, case.config, NOW, case.devices, case.told)
         seen.record(seen.by_status.setdefault(verdict.status, {}), verdict.reasons, case)
         seen.record(seen.advice, verdict.advice, case)
     return seen

@@ -207,3 +207,16 @@ def test_the_smtp_readiness_finding_counts_senders_and_accounts_that_stop_at_the
     (clear,) = retirements.retirement_findings([], NOW, watched)
     assert clear.ok and clear.summary.startswith("By the end of December 2026 (31 days left), 0 sender(s) in 0")
     assert retirements.retirement_findings(states, NOW, ("Exchange ActiveSync",)) == []
+
+
+def test_a_sender_is_verified_fixed_only_after_the_quiet_period_without_basic_success_since_told() -> None:
+    told = NOW - timedelta(hours=3)
+    before = smtp(success=24, last=timedelta(hours=5))  # last success before the owner was told
+    assert status.evaluate(before, USER, CONFIG, NOW, told_at=told).status == "pending_verification"
+    later = NOW + timedelta(hours=24)
+    fixed = status.evaluate(before, USER, CONFIG, later, told_at=told)
+    assert fixed == Verdict("remediated", ("smtp_no_basic_auth_since_told", "smtp_sender_device"))
+    still = smtp(success=24, last=timedelta(hours=1))  # sent with a password after the owner was told
+    assert status.evaluate(still, USER, CONFIG, later, told_at=told).status == "legacy_active"
+    never_told = status.evaluate(before, USER, CONFIG, later)
+    assert never_told.status == "legacy_active", "quiet without an email is not a fix"

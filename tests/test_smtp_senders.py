@@ -227,3 +227,24 @@ def test_report_lists_the_smtp_senders_with_kind_owner_last_success_and_days_to_
     assert table.returncode == 0, table.stderr
     assert "SMTP AUTH senders (3)" in table.stdout and "days to switch-off" in table.stdout
     assert "alice@" not in table.stdout
+
+
+def test_a_scanner_quiet_after_its_owner_was_told_is_verified_fixed_and_nobody_gets_more_mail(
+    tenant_id: str, start_sim: StartSim, azurite: Azurite
+) -> None:
+    scenario = tenant(tenant_id)
+    scanner = add_user(scenario, "scanner")
+    smtp_signins(scenario, scanner, NOW - timedelta(hours=1), 12)
+    sim = start_sim(scenario)
+    owners = "scanner@contoso.example=facilities@contoso.example"
+    settings = sim_settings(sim, azurite, LAM_SENDER_OWNERS=owners, LAM_SEND_CONFIRMATION="true")
+    run(settings)
+    assert users(settings)[scanner["id"]].notified_count == 1
+
+    run(settings, now=NOW + timedelta(hours=2))  # switched to OAuth: no basic submission since
+    assert users(settings)[scanner["id"]].verdict.status == "pending_verification"
+    run(settings, now=NOW + timedelta(days=4))  # past the quiet period and the first reminder's day
+    state = users(settings)[scanner["id"]]
+    assert state.verdict.reasons == ("smtp_no_basic_auth_since_told", "smtp_sender_device")
+    assert state.verdict.status == "remediated"
+    assert len(outbox_messages(sim.state.outbox)) == 1, "no reminder and no thank-you to the scanner's mailbox"
