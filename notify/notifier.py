@@ -132,9 +132,10 @@ def notify_due(
         return now + timedelta(seconds=clock() - started)
 
     budget = SendBudget(policy, ledger.sent_since(now - timedelta(hours=1)) if live else [], now, clock)
+    owners = policy.owners
     for index, message in enumerate(due):
         state = message.state
-        recipient = recipient_for(state, policy.owners, managers)
+        recipient = recipient_for(state, owners, managers)
         reason = _held_before_sending(message, policy, recipient)
         if reason:
             result.hold(reason, message)

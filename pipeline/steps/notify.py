@@ -17,6 +17,7 @@ from notify.digest import DIGEST, build_digest, compose_digest, digest_ledger_us
 from notify.notifier import notify_due
 from notify.reconcile import reconcile
 from pipeline.wiring import Services, recorded
+from rules.cadence import due_messages
 from rules.readiness import user_emails_may_go
 from rules.recipients import needs_owner
 
@@ -33,7 +34,7 @@ async def notify_step(svc: Services, now: datetime | None = None) -> RunRecord:
         if svc.sender is None:
             return StepResult(NotifyFigures(), "LAM_NOTIFY_MODE is 'off': nothing sent")
         before = await asyncio.to_thread(svc.users.load_all)
-        managers, noted = await fetch_managers(svc.graph, _unowned_senders(svc, before.values()))
+        managers, noted = await fetch_managers(svc.graph, _unowned_senders(svc, before.values(), stamp))
         done = await asyncio.to_thread(_send_due, svc, stamp, before, managers)
         if isinstance(done.figures, NotifyFigures) and noted:
             return replace(done, figures=replace(done.figures, owner_lookups=dict(noted)))
@@ -42,15 +43,15 @@ async def notify_step(svc: Services, now: datetime | None = None) -> RunRecord:
     return await recorded(svc, "notify", now or utcnow(), body)
 
 
-def _unowned_senders(svc: Services, states: Iterable[UserState]) -> list[str]:
-    """SMTP AUTH senders whose owner must act and whom the owner map does not name: ask Entra ID."""
-    owners = svc.settings.messages.owners
+def _unowned_senders(svc: Services, states: Iterable[UserState], now: datetime) -> list[str]:
+    """SMTP AUTH senders due a message whose owner must act and whom the owner map does not name: the
+    ones to ask Entra ID about (a sender with nothing due costs no request)."""
+    policy = svc.settings.messages
+    owners = policy.owners
     return [
         s.user_id
-        for s in states
-        if s.verdict.status == "legacy_active"
-        and needs_owner(s)
-        and (s.directory.upn if s.directory else s.evidence.upn).casefold() not in owners
+        for s in (message.state for message in due_messages(states, policy, now) if not message.is_confirmation)
+        if needs_owner(s) and (s.directory.upn if s.directory else s.evidence.upn).casefold() not in owners
     ]
 
 
