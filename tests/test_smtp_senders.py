@@ -113,6 +113,7 @@ def test_an_account_with_no_owner_and_no_manager_is_not_mailed_and_lands_in_the_
     assert "SMTP AUTH senders with owner unknown" in digest
     assert "  - monitoring@contoso.example" in digest
     assert "SMTP AUTH sender, owner unknown" in digest
+    assert "By protocol: Authenticated SMTP 1\n" in digest.replace("\r\n", "\n")
 
 
 def test_an_smtp_auth_spray_makes_an_attack_finding_and_mails_nobody(
