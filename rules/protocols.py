@@ -48,6 +48,8 @@ class Retirement:
     """What a refused client is told, when it is public."""
     switches: tuple[str, ...] = ()
     """The Exchange settings an admin turns it with."""
+    used_words: str = ""
+    """What a sender that stops did, for the readiness finding ("sent with basic SMTP AUTH")."""
 
     def days_left(self, today: date) -> int | None:
         return None if self.deadline is None else (self.deadline - today).days
@@ -97,6 +99,7 @@ SMTP_AUTH = Retirement(
         "Set-TransportConfig -SmtpClientAuthenticationDisabled",
         "Set-CASMailbox -SmtpClientAuthenticationDisabled",
     ),
+    used_words="sent with basic SMTP AUTH",
 )
 
 RETIREMENTS: tuple[Retirement, ...] = (
@@ -118,6 +121,7 @@ RETIREMENTS: tuple[Retirement, ...] = (
         advice={"person": ("readd_with_modern_auth",), "application": ("ews_to_graph",)},
         who_acts=_OWNER_ACTS,
         switches=("Set-OrganizationConfig -EWSEnabled", "EWSAllowedAppIDs"),
+        used_words="signed in over Exchange Web Services",
     ),
     # Source: the EAS user's behaviour of issues 1-15 (rules/status.py); basic auth for EAS has been off since
     # the end of 2022 (links.BASIC_AUTH_DEPRECATION); EAS below 16.1 refused since 2026-03-01 (DESIGN.md).

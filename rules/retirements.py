@@ -74,8 +74,8 @@ def _finding(retirement: protocols.Retirement, affected: list[UserState], now: d
     by_kind = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
     summary = (
         f"By {retirement.deadline_words} ({days} days left), {count} sender(s) in {len(affected)} account(s) "
-        f"that succeeded with basic {retirement.client_app} in the last {RECENT_DAYS} days stop"
-        + (f" ({by_kind}; {told} account(s) told so far)." if affected else ".")
+        f"that {retirement.used_words or 'signed in over ' + retirement.client_app} in the last {RECENT_DAYS} "
+        "days stop" + (f" ({by_kind}; {told} account(s) told so far)." if affected else ".")
     )
     return Finding(
         name,
