@@ -14,18 +14,23 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from core.clock import utcnow
+from core.constants import AUTHENTICATED_SMTP
 from pipeline.cycle import FULL_CYCLE, StepFailedError, run_with_settings
 from pipeline.outage import QUICK_CONNECT_RETRIES
 from pipeline.settings import Settings, SettingsError, load_settings
 from pipeline.wiring import StateTables
 from report.queries import UserFilter, parse_filter
 from report.terminal import terminal_safe
+
+if TYPE_CHECKING:
+    from core.ports import NotificationLog
+    from core.records import UserState
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Legacy Auth Monitor")
 # Piped output (make demo in CI, redirects) gets a readable width instead of rich's 80-column default.
@@ -102,7 +107,12 @@ def report(
     except ReportError as exc:
         raise fail(f"--{exc}", ADMIN_MUST_FIX) from exc
     _check_out(out, format)
-    tables = StateTables.open(_settings(), connect_retries=QUICK_CONNECT_RETRIES)
+    settings = _settings()
+    tables = StateTables.open(settings, connect_retries=QUICK_CONNECT_RETRIES)
+    if flt.protocol and flt.protocol.casefold() == AUTHENTICATED_SMTP.casefold() and not summary:
+        states = [s for s in tables.users.query(flt.status) if flt.matches(s)]
+        _report_senders(states, settings, tables.ledger, format, out)
+        return
     if summary:
         _report_summary(tables, flt, format, out)
         return
@@ -158,6 +168,22 @@ def _report_summary(tables: StateTables, flt: UserFilter, format: ReportFormat, 
         return
     text = summary_csv(data) if format is ReportFormat.csv else orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
     _write(text if text.endswith("\n") else text + "\n", out, "summary")
+
+
+def _report_senders(
+    states: list[UserState], settings: Settings, ledger: NotificationLog, format: ReportFormat, out: Path | None
+) -> None:
+    """report --protocol "Authenticated SMTP": the senders with kind, owner, last success, days to switch-off."""
+    import orjson
+
+    from report.senders import render_senders, sender_rows, senders_csv
+
+    rows = sender_rows(states, settings.messages.owners, ledger, utcnow().date())
+    if format is ReportFormat.table:  # --out with a table was refused before anything was read
+        render_senders(rows, console)
+        return
+    text = orjson.dumps(rows).decode() + "\n" if format is ReportFormat.json else senders_csv(rows)
+    _write(("\ufeff" if format is ReportFormat.csv and out else "") + text, out, f"{len(rows)} senders")
 
 
 @app.command()

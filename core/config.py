@@ -36,3 +36,9 @@ class MessagePolicy:
     send_per_hour: int = 10
     notify_max_seconds: int = 240
     send_confirmation: bool = False
+    sender_owners: tuple[tuple[str, str], ...] = ()
+    """The owner map (LAM_SENDER_OWNERS): sender account UPN (casefolded) → the address of who must act."""
+
+    @property
+    def owners(self) -> dict[str, str]:
+        return dict(self.sender_owners)

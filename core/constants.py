@@ -10,6 +10,9 @@ EXCHANGE_ONLINE_APP_ID: Final = "00000002-0000-0ff1-ce00-000000000000"
 EAS_SCOPE: Final = "EAS.AccessAsUser.All"
 
 EXCHANGE_ACTIVESYNC: Final = "Exchange ActiveSync"
+AUTHENTICATED_SMTP: Final = "Authenticated SMTP"
+"""SMTP AUTH client submission. Not "SMTP": a filter on that value never matches a sign-in."""
+EXCHANGE_WEB_SERVICES: Final = "Exchange Web Services"
 
 LEGACY_CLIENT_APPS: Final = frozenset(
     name.casefold()

@@ -128,6 +128,8 @@ class Evidence:
     first_legacy_at: datetime | None = None
     last_legacy_at: datetime | None = None
     last_apple_at: datetime | None = None
+    last_success_at: datetime | None = None
+    """The latest legacy sign-in that succeeded (for SMTP AUTH: the last message that still went out)."""
     user_agent: str = ""
     device_os: str = ""
     agents: dict[str, int] = field(default_factory=dict)
@@ -163,6 +165,7 @@ class Evidence:
             first_legacy_at=_earliest(self.first_legacy_at, newer.first_legacy_at),
             last_legacy_at=_latest(self.last_legacy_at, newer.last_legacy_at),
             last_apple_at=_latest(self.last_apple_at, newer.last_apple_at),
+            last_success_at=_latest(self.last_success_at, newer.last_success_at),
             user_agent=newer.user_agent if latest_is_newer and newer.user_agent else self.user_agent,
             device_os=newer.device_os if latest_is_newer and newer.device_os else self.device_os,
             agents=_add_counts(self.agents, newer.agents),

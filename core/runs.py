@@ -94,6 +94,9 @@ HELD_LABELS = {
     "bad_recipient": "unusable address",
     "refused": "permanent failure",
     "retry_later": "failed, retried later",
+    "owner_unknown": "SMTP AUTH sender, owner unknown",
+    "attack_not_mailed": "attack, not mailed",
+    "no_confirmation_for_senders": "SMTP AUTH sender fixed (no thank-you)",
 }
 """What each reason a message is held means to an admin (run output, dashboard, digest)."""
 CARRIED = frozenset({"quota_hour", "quota_minute", "quota_throttled"})
@@ -115,6 +118,8 @@ class NotifyFigures:
     carried_over: int = 0
     held_users: dict[str, list[str]] = field(default_factory=dict)
     """Who is held, by reason (the first few of each)."""
+    owner_lookups: dict[str, int] = field(default_factory=dict)
+    """SMTP AUTH senders' manager lookups in Entra ID that found no one, by reason (no_manager, …)."""
     templates: dict[str, int] = field(default_factory=dict)
     """Sent (or rendered) by template."""
 

@@ -36,7 +36,7 @@ param excludedUpns string = ''
 
 @description('Closing line of every user email; empty: a helpdesk line in the reader\'s language.')
 param contactLine string = ''
-param legacyProtocols string = 'Exchange ActiveSync'
+param legacyProtocols string = 'Exchange ActiveSync,Authenticated SMTP'
 param lookbackDays int = 30
 param overlapMinutes int = 15
 param staleDays int = 60
@@ -70,6 +70,8 @@ param notifyMaxSeconds int = 240
 param sendConfirmation bool = false
 @description('Entra ID sign-in (App Service authentication) in front of the admin views; needs rights to create an app registration. false: function keys only.')
 param adminSignIn bool = true
+@description('Owners of SMTP AUTH sender accounts: comma-separated sender-upn=owner-address; unmapped senders go to their Entra ID manager.')
+param senderOwners string = ''
 @description('Comma-separated admin addresses for the daily digest; empty = no digest.')
 param digestRecipients string = ''
 param digestSchedule string = '0 0 7 * * *'
@@ -208,6 +210,7 @@ module functionApp 'modules/functionapp.bicep' = {
       sendPerHour: sendPerHour
       notifyMaxSeconds: notifyMaxSeconds
       sendConfirmation: sendConfirmation
+      senderOwners: senderOwners
       digestRecipients: digestRecipients
       digestSchedule: digestSchedule
       collectDevices: collectDevices

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -11,14 +11,17 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from core.config import MessagePolicy
 from core.records import DirectoryUser, UserState
-from notify.labels import device_words, local_date
+from notify.labels import device_words, local_date, local_month
+from rules import protocols, senders
 from rules.cadence import CONFIRMATION, REMEDIATION
 from rules.devices import primary_user_agent
 from rules.locale import choose_locale
 from rules.user_agent import parse_user_agent
 
 TEMPLATES = Path(__file__).parent / "templates"
-CONTENT = {REMEDIATION: "_content", CONFIRMATION: "_confirm"}
+SENDER = "sender"
+"""The email about an SMTP AUTH sender, to the person or to the sender's owner (sender.txt/.html, _smtp.*.j2)."""
+CONTENT = {REMEDIATION: "_content", CONFIRMATION: "_confirm", SENDER: "_smtp"}
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,14 @@ def _locale(kind: str, user: DirectoryUser, policy: MessagePolicy) -> str:
 
 
 def _render(
-    kind: str, template: str, user: DirectoryUser, policy: MessagePolicy, context: dict[str, object]
+    kind: str,
+    template: str,
+    user: DirectoryUser,
+    policy: MessagePolicy,
+    context: dict[str, object],
+    locale: str | None = None,
 ) -> OutgoingEmail:
-    locale = _locale(kind, user, policy)
+    locale = locale or _locale(kind, user, policy)
     content = f"{CONTENT[kind]}.{locale}.j2"
     context = {
         "display_name": user.display_name or user.upn,
@@ -114,3 +122,39 @@ def compose_remediation(
     }
     template = REMEDIATION if not reminder else f"{REMEDIATION}-reminder"
     return _render(REMEDIATION, template, user, policy, context)
+
+
+def compose_sender_notice(
+    state: UserState,
+    to: DirectoryUser,
+    role: str,
+    policy: MessagePolicy,
+    today: date,
+    reminder: int = 0,
+    first_sent: datetime | None = None,
+) -> OutgoingEmail:
+    """The message about an SMTP AUTH sender: to the person (``role`` "user") about their own mail app, or
+    to the owner or manager of a device's or an application's account, with the ways out for its kind."""
+    if not to.mail:
+        raise ValueError(f"the recipient for {state.user_id} has no mailbox address; it cannot be mailed")
+    kind = senders.kind_of(state.verdict)
+    if kind not in ("person", "device", "application"):
+        raise ValueError(f"user {state.user_id} is not an SMTP AUTH sender to mail about")
+    retirement = protocols.SMTP_AUTH
+    deadline = retirement.deadline or today
+    locale = _locale(SENDER, to, policy)
+    last_success = state.evidence.last_success_at
+    context: dict[str, object] = {
+        "account": state.directory.upn if state.directory else state.evidence.upn,
+        "kind": kind,
+        "role": role,
+        "succeeded": state.evidence.legacy_success > 0,
+        "last_success": local_date(last_success, locale),
+        "deadline_month": local_month(deadline, locale),
+        "days_left": max((deadline - today).days, 0),
+        "refusal": retirement.refusal,
+        "reminder": reminder,
+        "first_sent": local_date(first_sent, locale),
+    }
+    template = SENDER if not reminder else f"{SENDER}-reminder"
+    return _render(SENDER, template, to, policy, context, locale)

@@ -30,6 +30,10 @@ class Digest:
     failures: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     """Emails refused for good and waiting for the admin (fix, then `cli notify --retry-failed`)."""
+    by_protocol: Counter[str] = field(default_factory=Counter)
+    """Accounts still on legacy authentication, by the protocol they use (one account may use several)."""
+    owner_unknown: list[str] = field(default_factory=list)
+    """SMTP AUTH senders nobody could be told about: no owner in LAM_SENDER_OWNERS, no manager in Entra ID."""
 
     @property
     def empty(self) -> bool:
@@ -41,6 +45,7 @@ class Digest:
             or self.failures
             or self.attack_accounts
             or self.refused
+            or self.owner_unknown
         )
 
 
@@ -63,6 +68,7 @@ def build_digest(
         remediated_this_week=[s for s in states if s.verdict.status == "remediated" and s.status_since >= week_ago],
         attack_accounts=sum(1 for s in states if s.verdict.status == "attack_suspected" and s.status_since >= day_ago),
         findings=[f for f in findings if not f.ok],
+        by_protocol=Counter(p for s in legacy for p, n in s.evidence.protocols.items() if n),
     )
     for entry in ledger:
         if entry.created_at >= day_ago and entry.template != DIGEST:
@@ -78,6 +84,7 @@ def build_digest(
             digest.failures.append(f"{run.step} run at {run.started_at:%Y-%m-%d %H:%M} UTC: {run.message}")
         if isinstance(run.figures, NotifyFigures) and latest_notify:  # what is held now, not summed over runs
             digest.held.update({HELD_LABELS.get(k, k): v for k, v in run.figures.held.items()})
+            digest.owner_unknown = list(run.figures.held_users.get("owner_unknown", []))
             latest_notify = False
     return digest
 

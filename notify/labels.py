@@ -17,6 +17,7 @@ from rules.devices import legacy_profile_device, seen_device
 
 MONTHS = {
     "en": "January February March April May June July August September October November December",
+    "de": "Januar Februar März April Mai Juni Juli August September Oktober November Dezember",
     "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
     "es": "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre",
 }
@@ -57,6 +58,15 @@ def local_date(when: datetime | None, locale: str) -> str:
     month = MONTHS.get(locale, MONTHS["en"]).split()[when.month - 1]
     pattern = DATE_FORMATS.get(locale, DATE_FORMATS["en"])
     return pattern.format(d=when.day, m=when.month, y=when.year, month=month)
+
+
+MONTH_FORMATS = {"en": "{month} {y}", "de": "{month} {y}", "fr": "{month} {y}", "es": "{month} de {y}"}
+
+
+def local_month(when: date, locale: str) -> str:
+    """December 2026, Dezember 2026, décembre 2026, diciembre de 2026."""
+    month = MONTHS.get(locale, MONTHS["en"]).split()[when.month - 1]
+    return MONTH_FORMATS.get(locale, MONTH_FORMATS["en"]).format(month=month, y=when.year)
 
 
 @dataclass(frozen=True)

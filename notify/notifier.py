@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -30,10 +30,12 @@ from core.ledger import (
     next_attempt,
 )
 from core.ports import NotificationLog
-from core.records import UserState
-from notify.compose import compose_confirmation, compose_remediation
+from core.records import DirectoryUser, UserState
+from notify.compose import OutgoingEmail, compose_confirmation, compose_remediation, compose_sender_notice
 from notify.senders import RecipientRefusedError, Sender, SenderRefusedError, SendError, SendThrottledError
+from rules import senders
 from rules.cadence import REMEDIATION, DueMessage, allowed, due_messages
+from rules.recipients import Recipient, recipient_for
 
 NAMED = 20
 """Held users named per reason in a run's figures (the rest are counted)."""
@@ -108,7 +110,9 @@ def notify_due(
     now: datetime,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    managers: Mapping[str, DirectoryUser] | None = None,
 ) -> NotifyResult:
+    """``managers``: user id → manager in Entra ID, for SMTP AUTH senders without a mapped owner."""
     result = NotifyResult()
     live = sender.ledger_state == "sent"
     if live:
@@ -116,10 +120,11 @@ def notify_due(
     due = due_messages(states, policy, now)
     if not tenant_ready:
         # Users cannot finish the re-add without consent for Apple's app: tell the admin, not them.
-        for message in due:
-            if not message.is_confirmation:
-                result.hold("held_tenant_not_ready", message)
-        due = [m for m in due if m.is_confirmation]
+        # An SMTP AUTH sender's fix needs no Apple consent: its message still goes.
+        waits = [m for m in due if not m.is_confirmation and senders.kind_of(m.state.verdict) is None]
+        for message in waits:
+            result.hold("held_tenant_not_ready", message)
+        due = [m for m in due if m not in waits]
     started = clock()
 
     def moment() -> datetime:
@@ -127,9 +132,11 @@ def notify_due(
         return now + timedelta(seconds=clock() - started)
 
     budget = SendBudget(policy, ledger.sent_since(now - timedelta(hours=1)) if live else [], now, clock)
+    owners = policy.owners
     for index, message in enumerate(due):
         state = message.state
-        reason = _held_before_sending(message, policy)
+        recipient = recipient_for(state, owners, managers)
+        reason = _held_before_sending(message, policy, recipient)
         if reason:
             result.hold(reason, message)
             continue
@@ -144,11 +151,7 @@ def notify_due(
                     result.hold(blocked, waiting)
                 break
         try:
-            email = (
-                compose_confirmation(state, policy)
-                if message.is_confirmation
-                else compose_remediation(state, policy, reminder=message.reminder, first_sent=state.first_notified_at)
-            )
+            email = _compose(message, policy, recipient, now)
         except ValueError:  # a recipient the templates cannot address: skipped and named, the rest go out
             result.hold("bad_recipient", message)
             continue
@@ -211,13 +214,30 @@ def _undo_pilot_counts(states: Iterable[UserState], ledger: NotificationLog, res
     return out
 
 
-def _held_before_sending(message: DueMessage, policy: MessagePolicy) -> str:
+def _compose(message: DueMessage, policy: MessagePolicy, recipient: Recipient, now: datetime) -> OutgoingEmail:
+    state = message.state
+    if message.is_confirmation:
+        return compose_confirmation(state, policy)
+    if senders.kind_of(state.verdict) is not None and recipient.who is not None:
+        first = state.first_notified_at
+        return compose_sender_notice(state, recipient.who, recipient.role, policy, now.date(), message.reminder, first)
+    return compose_remediation(state, policy, reminder=message.reminder, first_sent=state.first_notified_at)
+
+
+def _held_before_sending(message: DueMessage, policy: MessagePolicy, recipient: Recipient) -> str:
     state = message.state
     if "single_failed_attempt" in state.verdict.reasons:
         return "held_single_attempt"
-    if state.directory is None or not state.directory.mail:
+    if recipient.role == "nobody":
+        return "attack_not_mailed"
+    if message.is_confirmation and senders.kind_of(state.verdict) is not None:
+        return "no_confirmation_for_senders"  # its wording is about Apple Mail; the sender's owner needs none
+    if recipient.role == "unknown":
+        return "owner_unknown"  # the digest lists it: set LAM_SENDER_OWNERS or the manager in Entra ID
+    who = recipient.who
+    if who is None or not who.mail:
         return "no_mailbox"
-    if not allowed(state.directory.mail, policy):
+    if not allowed(who.mail, policy):
         return "held_not_in_allow_list"
     return ""
 

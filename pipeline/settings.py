@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
 from core.config import MessagePolicy, RuleConfig
-from core.constants import EXCHANGE_ACTIVESYNC, LEGACY_CLIENT_APPS
+from core.constants import AUTHENTICATED_SMTP, EXCHANGE_ACTIVESYNC, LEGACY_CLIENT_APPS
 
 GraphAuth = Literal["managed-identity", "default", "none"]
 NotifyMode = Literal["off", "dry-run", "live"]
@@ -68,7 +68,7 @@ class Settings:
     outbox_dir: Path = Path("outbox")
     lookback_days: int = 30
     overlap_minutes: int = 15
-    legacy_protocols: tuple[str, ...] = (EXCHANGE_ACTIVESYNC,)
+    legacy_protocols: tuple[str, ...] = (EXCHANGE_ACTIVESYNC, AUTHENTICATED_SMTP)
     rules: RuleConfig = field(default_factory=RuleConfig)
     messages: MessagePolicy = field(default_factory=MessagePolicy)
     digest_recipients: tuple[str, ...] = ()
@@ -181,6 +181,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             send_per_hour=opt("LAM_SEND_PER_HOUR", _int_between(1, 100000)),
             notify_max_seconds=opt("LAM_NOTIFY_MAX_SECONDS", _int_between(0, 3600)),
             send_confirmation=opt("LAM_SEND_CONFIRMATION", _bool),
+            sender_owners=opt("LAM_SENDER_OWNERS", _owner_map),
         ),
         digest_recipients=opt("LAM_DIGEST_RECIPIENTS", _address_list),
         digest_send_empty=opt("LAM_DIGEST_SEND_EMPTY", _bool),
@@ -364,6 +365,24 @@ def _domain(raw: str) -> str:
 
 def _nonempty(raw: str) -> str:
     return raw
+
+
+def _owner_map(raw: str) -> tuple[tuple[str, str], ...]:
+    """ "scanner@contoso.example=facilities@contoso.example, app@...=dev@..." → (UPN, owner) pairs."""
+    pairs: dict[str, str] = {}
+    wrong: list[str] = []
+    for item in (part.strip() for part in raw.split(",")):
+        upn, _, owner = item.partition("=")
+        if not item:
+            continue
+        upn, owner = upn.strip(), owner.strip()
+        if "@" not in upn or not _EMAIL.match(owner) or upn.casefold() == owner.casefold():
+            wrong.append(item)
+            continue
+        pairs[upn.casefold()] = owner
+    if wrong:
+        raise ValueError(f"each entry must be sender-upn=owner-address (another mailbox); not: {', '.join(wrong)}")
+    return tuple(sorted(pairs.items()))
 
 
 def _upn_list(raw: str) -> frozenset[str]:

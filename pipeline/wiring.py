@@ -11,7 +11,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from azure.core.exceptions import AzureError
 from azure.data.tables import TableServiceClient
@@ -29,6 +29,7 @@ from notify.senders import AcsSender, OutboxSender, Sender
 from pipeline.credentials import acs_credential, async_credential, sync_credential
 from pipeline.settings import Settings
 from rules.readiness import tenant_findings, tenant_findings_counted
+from rules.retirements import RECENT_DAYS, retirement_findings
 from store.checkpoints import CheckpointRepository
 from store.notifications import NotificationLedger
 from store.runs import RunRepository
@@ -60,6 +61,8 @@ class StateTables:
     ledger: NotificationLedger
     mail_from: SenderSetup | None
     """Who user emails come from (None when they are off): judged by the sender-domain finding."""
+    watched: tuple[str, ...]
+    """The watched legacy protocols: each with a switch-off date gets its readiness finding."""
 
     @classmethod
     def open(cls, settings: Settings, create: bool = False, connect_retries: int | None = None) -> StateTables:
@@ -79,15 +82,19 @@ class StateTables:
             tenant=TenantRepository(service.get_table_client("tenant"), tid),
             ledger=NotificationLedger(service.get_table_client("notifications"), tid),
             mail_from=sender_setup(settings),
+            watched=settings.legacy_protocols,
         )
 
     def findings(self, states: list[UserState] | None = None, legacy_active: int | None = None) -> list[Finding]:
         """The tenant's findings as the admin reads them everywhere (dashboard, digest, CLI); given the
         count of legacy_active users (kept by the last collect run), no user is read."""
         snapshot = replace(self.tenant.snapshot(), sender=self.mail_from)
-        if legacy_active is not None:
-            return tenant_findings_counted(snapshot, legacy_active)
-        return tenant_findings(snapshot, self.users.query() if states is None else states)
+        now = utcnow()
+        if legacy_active is not None:  # the retirements need only the accounts that still succeed
+            recent = self.users.succeeded_since(now - timedelta(days=RECENT_DAYS))
+            return tenant_findings_counted(snapshot, legacy_active) + retirement_findings(recent, now, self.watched)
+        states = self.users.query() if states is None else states
+        return tenant_findings(snapshot, states) + retirement_findings(states, now, self.watched)
 
 
 def sender_setup(settings: Settings) -> SenderSetup | None:

@@ -37,7 +37,7 @@ def evaluate_user(
         return None
     evidence = evidence or Evidence()
     user = user or (before.directory if before else None)
-    verdict = evaluate(evidence, user, config, now, user_devices)
+    verdict = evaluate(evidence, user, config, now, user_devices, before.first_notified_at if before else None)
     keep_since = before is not None and before.verdict.status == verdict.status
     return UserState(
         user_id=user_id,

@@ -53,6 +53,8 @@ def _add_legacy(delta: Delta, event: SignInEvent) -> None:
     ev.upn = event.upn or ev.upn
     if event.succeeded:
         ev.legacy_success += 1
+        if ev.last_success_at is None or event.created_at > ev.last_success_at:
+            ev.last_success_at = event.created_at
     else:
         ev.legacy_failure += 1
         _bump(ev.failure_codes, str(event.error_code))

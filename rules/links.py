@@ -24,3 +24,17 @@ REMOVE_MOBILE_DEVICE = "https://learn.microsoft.com/en-us/powershell/module/exch
 ACS_CUSTOM_DOMAIN = (
     "https://learn.microsoft.com/en-us/azure/communication-services/quickstarts/email/add-custom-verified-domains"
 )
+SMTP_AUTH_TIMELINE = (
+    "https://techcommunity.microsoft.com/blog/exchange/"
+    "updated-exchange-online-smtp-auth-basic-authentication-deprecation-timeline/4489835"
+)
+"""The Exchange team, 2026-01-27: basic SMTP AUTH off by default for existing tenants at the end of December 2026."""
+SMTP_DEVICE_OPTIONS = (
+    "https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/"
+    "how-to-set-up-a-multifunction-device-or-application-to-send-email-using-microsoft-365-or-office-365"
+)
+"""Microsoft's ways for a printer, scanner or application to send: SMTP AUTH, Direct Send, a connector relay."""
+SMTP_OAUTH = (
+    "https://learn.microsoft.com/en-us/exchange/client-developer/legacy-protocols/"
+    "how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth"
+)

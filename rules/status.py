@@ -4,6 +4,7 @@ exclusion        → excluded              never mailed
 staleness        → stale                 nothing legacy within the stale window
 remediation      → remediated | pending_verification
 legacy_activity  → legacy_active | attack_suspected
+smtp_senders     → stale | legacy_active | attack_suspected   (an account seen on SMTP AUTH alone)
 """
 
 from __future__ import annotations
@@ -12,9 +13,17 @@ from datetime import datetime
 
 from core.config import RuleConfig
 from core.records import DeviceRecord, DirectoryUser, Evidence, Verdict
-from rules import advice, devices, exclusion, legacy_activity, remediation, spray, staleness
+from rules import advice, devices, exclusion, legacy_activity, remediation, senders, spray, staleness
 
-RULES = (exclusion.RULE, devices.RULE, staleness.RULE, remediation.RULE, legacy_activity.RULE, advice.RULE)
+RULES = (
+    exclusion.RULE,
+    devices.RULE,
+    staleness.RULE,
+    remediation.RULE,
+    legacy_activity.RULE,
+    advice.RULE,
+    senders.RULE,
+)
 STATUS_VERSION = "2"
 """How the rules' answers combine into one status (2: a still-syncing legacy partnership behind failures that
 look like an attack makes the user legacy_active, and mailed)."""
@@ -30,10 +39,14 @@ def evaluate(
     config: RuleConfig,
     now: datetime,
     partnerships: tuple[DeviceRecord, ...] = (),
+    told_at: datetime | None = None,
 ) -> Verdict:
+    """``told_at``: when the user (or an SMTP AUTH sender's owner) was first emailed, if ever."""
     excluded = exclusion.exclusion_reasons(user, evidence, config)
     if excluded:
         return Verdict("excluded", excluded)
+    if senders.is_smtp_sender(evidence) and not partnerships:
+        return senders.judge(evidence, config, now, told_at)
     last_apple, last_legacy = evidence.last_apple_at, evidence.last_legacy_at
     fixed_at = last_apple if last_apple and (last_legacy is None or last_apple > last_legacy) else None
     still_legacy = devices.legacy_devices(partnerships, config.stale_days, now, fixed_at)

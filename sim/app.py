@@ -202,6 +202,8 @@ def build_app(state: SimState) -> ASGIApp:
             if scenario.generated is not None:
                 return _generated_users(request, scenario.generated)
             return _collection(request, "users", scenario.users, USER_FIELDS)
+        if kind == "manager":
+            return _manager(scenario, rest.split("/")[1])
         if kind == "authorizationPolicy":
             return _json({"@odata.context": "sim", **state.scenario.authorization_policy})
         if kind == "conditionalAccessPolicies":
@@ -344,7 +346,24 @@ def _graph_kind(rest: str) -> str | None:
         return _COLLECTIONS[rest]
     if rest.startswith(_SP_PREFIX) and rest.endswith("')"):
         return "servicePrincipals"
+    parts = rest.split("/")
+    if len(parts) == 3 and parts[0] == "users" and parts[2] == "manager":
+        return "manager"
     return None
+
+
+def _manager(scenario: Scenario, user_id: str) -> Response:
+    """GET users/{id}/manager: the manager as a directoryObject, or Graph's 404 when there is none
+    (the message as microsoftgraph/entra-powershell issue 237 quotes it)."""
+    manager_id = scenario.managers.get(user_id.lower())
+    for person in scenario.users:
+        if manager_id is not None and person.get("id") == manager_id:
+            return _json({"@odata.context": "sim", "@odata.type": "#microsoft.graph.user", **person})
+    return graph_error(
+        404,
+        "Request_ResourceNotFound",
+        "Resource 'manager' does not exist or one of its queried reference-property objects are not present.",
+    )
 
 
 def _signins(items: list[dict[str, Any]], version: str) -> list[dict[str, Any]]:

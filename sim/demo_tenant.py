@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.constants import APPLE_APP_ID, EXCHANGE_ACTIVESYNC, EXCHANGE_ONLINE_APP_ID
+from core.constants import APPLE_APP_ID, AUTHENTICATED_SMTP, EXCHANGE_ACTIVESYNC, EXCHANGE_ONLINE_APP_ID
 from sim.graph_shapes import (
     admin_grant,
     exchange_device,
@@ -160,8 +160,77 @@ def build_demo_tenant(now: datetime, seed: int = 20261122, consented: bool = Tru
                 scenario.mailed.add(person["id"])
             if group in REAL_DEVICES:
                 scenario.advice[person["id"]] = REAL_DEVICES[group][3]
+    _smtp_senders(rng, scenario, now, index, consented)
     scenario.sort()
     return scenario
+
+
+SMTP_SENDERS: list[tuple[str, str, str]] = [
+    # (account alias, what sends with it, who must be told: "map" owner, "manager", "self" or "" for nobody)
+    ("scanner.floor2", "device", "map"),  # a multifunction printer's scan to email
+    ("scans.shared", "device", "map"),  # a shared mailbox a scanner sends as: its owner, never the mailbox
+    ("printer.lab", "device", "manager"),
+    ("invoicing", "application", "manager"),  # a line-of-business app: invoices in bulk
+    ("alerts", "application", ""),  # a monitoring script, nobody mapped, no manager: the digest lists it
+    ("old.mail.app", "person", "self"),  # a person's old mail app
+]
+SMTP_SPRAY_SOURCE = "203.0.113.99"
+SMTP_ADVICE = {
+    "device": "smtp_device_ways_out",
+    "application": "smtp_app_ways_out",
+    "person": "smtp_person_modern_auth",
+}
+"""The advice each kind's email needs: the demo's check that each sender was judged the right kind."""
+
+
+def _smtp_senders(rng: random.Random, scenario: Scenario, now: datetime, index: int, consented: bool) -> None:
+    """SMTP AUTH senders and their owners, and an SMTP AUTH spray; their ground truth beside them.
+    A sender's email does not wait for Apple's consent, so ``consented`` does not change who is mailed."""
+    del consented
+    for n, (alias, kind, told) in enumerate(SMTP_SENDERS):
+        sender = user(_uuid(rng), f"{alias}@{DOMAIN}", alias.replace(".", " ").title())
+        owner = _person(rng, index + 1 + 2 * n, "bystander")
+        scenario.users += [sender, owner]
+        ip = f"198.51.100.{200 + n}"
+        if kind == "device":  # a scan every few hours from the office network, no agent
+            times = [now - timedelta(hours=1 + 5 * i) for i in range(20)]
+        elif kind == "application":  # bursts: sixty messages in half an hour, every day
+            times = [now - timedelta(days=d, seconds=30 * (2 + m)) for d in range(5) for m in range(60)]
+        else:  # a person's Android mail app (a real agent: tests/corpus/user_agents.csv)
+            times = [now - timedelta(hours=2 + 9 * i) for i in range(6)]
+        agent = "Android/4.4.2-EAS-1.3" if kind == "person" else ""
+        scenario.sign_ins += [
+            sign_in(_uuid(rng), t, sender, client_app=AUTHENTICATED_SMTP, ip=ip, user_agent=agent, operating_system="")
+            for t in times
+        ]
+        scenario.expected[sender["id"]] = "legacy_active"
+        scenario.advice[sender["id"]] = SMTP_ADVICE[kind]
+        if told == "map":
+            scenario.owners[sender["userPrincipalName"]] = owner["mail"]
+        elif told == "manager":
+            scenario.managers[sender["id"]] = owner["id"]
+        address = {"map": owner["mail"], "manager": owner["mail"], "self": sender["mail"]}.get(told, "")
+        scenario.mail_to[sender["id"]] = address
+        if address:
+            scenario.mailed.add(sender["id"])
+    hour = (now - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    for n in range(6):  # an SMTP AUTH spray: wrong passwords on six accounts from one source within the hour
+        victim = user(_uuid(rng), f"smtp.victim{n}@{DOMAIN}", f"Smtp Victim {n}")
+        scenario.users.append(victim)
+        scenario.sign_ins += [
+            sign_in(
+                _uuid(rng),
+                hour + timedelta(minutes=5 * n + k),
+                victim,
+                client_app=AUTHENTICATED_SMTP,
+                error_code=50126,
+                ip=SMTP_SPRAY_SOURCE,
+                country="NL",
+                operating_system="",
+            )
+            for k in range(2)
+        ]
+        scenario.expected[victim["id"]] = "attack_suspected"
 
 
 PRE_IOS12 = datetime(2016, 9, 20, tzinfo=UTC)

@@ -34,6 +34,7 @@ def load_scenario(name_or_file: str, now: datetime) -> Scenario:
         acs_key=data.get("acs_key", DEFAULT_ACS_KEY),
         expected=dict(data.get("expected", {})),
         mailed=set(data.get("mailed", [])),
+        managers={str(k): str(v) for k, v in dict(data.get("managers", {})).items()},
         mailboxes=list(data.get("mailboxes", [])),
         devices=list(data.get("devices", [])),
         faults=dict(data.get("faults", {})),

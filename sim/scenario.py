@@ -25,6 +25,12 @@ class Scenario:
     acs_key: str = DEFAULT_ACS_KEY
     expected: dict[str, str] = field(default_factory=dict)
     """Ground truth: user id → the status a correct monitor reaches (for the demo's self-check)."""
+    managers: dict[str, str] = field(default_factory=dict)
+    mail_to: dict[str, str] = field(default_factory=dict)
+    """Ground truth for SMTP AUTH senders: user id → the address a correct monitor mails ("" for nobody)."""
+    owners: dict[str, str] = field(default_factory=dict)
+    """The admin's owner map for the demo (LAM_SENDER_OWNERS): sender UPN → owner address."""
+    """Entra ID's manager of a user: user id → the manager's user id (served at users/{id}/manager)."""
     mailboxes: list[dict[str, Any]] = field(default_factory=list)
     """Get-Mailbox objects (Exchange's field names), for the device collector's owner lookup."""
     devices: list[dict[str, Any]] = field(default_factory=list)

@@ -53,6 +53,15 @@ class UserRepository:
         )
         return [from_entity(row) for row in rows]
 
+    def succeeded_since(self, since: datetime) -> list[UserState]:
+        """legacy_active users whose basic authentication last succeeded at or after ``since`` (few: today
+        basic auth mostly fails), read by an OData filter instead of the whole table."""
+        rows = self._table.query_entities(
+            "PartitionKey eq @pk and Status eq @status and LastSuccessAt ge @since",
+            parameters={"pk": self._tenant, "status": "legacy_active", "since": since},
+        )
+        return [from_entity(row) for row in rows]
+
     def page_after(
         self, status: str | None, since: datetime | None, limit: int, after: str | None
     ) -> tuple[list[UserState], str | None]:
@@ -136,6 +145,7 @@ def _entity(tenant_id: str, state: UserState) -> dict[str, Any]:
         "FirstLegacyAt": ev.first_legacy_at,
         "LastLegacyAt": ev.last_legacy_at,
         "LastAppleAppAt": ev.last_apple_at,
+        "LastSuccessAt": ev.last_success_at,
         "UserAgent": ev.user_agent,
         "DeviceOs": ev.device_os,
         "Agents": _json_counts(ev.agents),
@@ -216,6 +226,7 @@ def from_entity(row: Mapping[str, Any]) -> UserState:
         first_legacy_at=utc_datetime(row.get("FirstLegacyAt")),
         last_legacy_at=utc_datetime(row.get("LastLegacyAt")),
         last_apple_at=utc_datetime(row.get("LastAppleAppAt")),
+        last_success_at=utc_datetime(row.get("LastSuccessAt")),
         user_agent=row.get("UserAgent") or "",
         device_os=row.get("DeviceOs") or "",
         agents=_counts(row.get("Agents")),

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.constants import APPLE_APP_ID, EXCHANGE_ACTIVESYNC, EXCHANGE_ONLINE_APP_ID
+from core.constants import APPLE_APP_ID, AUTHENTICATED_SMTP, EXCHANGE_ACTIVESYNC, EXCHANGE_ONLINE_APP_ID
 from sim.graph_shapes import admin_grant, service_principal, sign_in, user
 from sim.scenario import Scenario
 
@@ -71,4 +71,33 @@ def apple_signins(scenario: Scenario, person: dict[str, Any], first: datetime, c
                 app_name="Apple Internet Accounts",
             )
         )
+    scenario.sort()
+
+
+def smtp_signins(
+    scenario: Scenario,
+    person: dict[str, Any],
+    last: datetime,
+    count: int,
+    *,
+    every: timedelta = timedelta(hours=1),
+    ip: str = "198.51.100.20",
+    error_code: int = 0,
+    ua: str = "",
+) -> None:
+    """``count`` basic SMTP AUTH submissions (clientAppUsed "Authenticated SMTP"), one every ``every``, the
+    latest at ``last``; no user agent and no device details, as a scanner or a script has none to give."""
+    scenario.sign_ins.extend(
+        sign_in(
+            new_id(),
+            last - every * i,
+            person,
+            client_app=AUTHENTICATED_SMTP,
+            error_code=error_code,
+            ip=ip,
+            user_agent=ua,
+            operating_system="",
+        )
+        for i in range(count)
+    )
     scenario.sort()

@@ -39,7 +39,19 @@ from core.records import (
     UserState,
     Verdict,
 )
-from rules import advice, catalog, devices, exclusion, legacy_activity, readiness, remediation, staleness, status
+from rules import (
+    advice,
+    catalog,
+    devices,
+    exclusion,
+    legacy_activity,
+    readiness,
+    remediation,
+    retirements,
+    senders,
+    staleness,
+    status,
+)
 from rules.rule import Reason, Rule
 from rules.user_agent import parse_user_agent
 
@@ -54,14 +66,16 @@ CODE = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]$")
 
 EMITTERS: dict[Status, tuple[Rule, ...]] = {
     "excluded": (exclusion.RULE,),
-    "stale": (staleness.RULE, devices.RULE),
-    "remediated": (remediation.RULE,),
-    "pending_verification": (remediation.RULE,),
-    "legacy_active": (legacy_activity.RULE, devices.RULE),
+    "stale": (staleness.RULE, devices.RULE),  # an SMTP AUTH sender goes stale with staleness's code
+    "remediated": (remediation.RULE, senders.RULE),
+    "pending_verification": (remediation.RULE, senders.RULE),
+    "legacy_active": (legacy_activity.RULE, devices.RULE, senders.RULE),
     # A legacy partnership behind failures that look like an attack makes the user legacy_active (status@2).
-    "attack_suspected": (legacy_activity.RULE,),
+    "attack_suspected": (legacy_activity.RULE, senders.RULE),
 }
-"""The rules whose codes each status's reasons may carry (advice codes always come from the advice rule)."""
+"""The rules whose codes each status's reasons may carry (advice codes come from the advice rule, and for an
+account seen on SMTP AUTH alone from the SMTP senders rule)."""
+ADVISERS = (advice.RULE, senders.RULE)
 
 MAIL_AGENTS = (
     "Apple-iPhone14C2/2004.47",  # iOS 16
@@ -130,6 +144,8 @@ class Case:
     user: DirectoryUser | None
     config: RuleConfig
     devices: tuple[DeviceRecord, ...]
+    told: datetime | None = None
+    """When the user (or an SMTP AUTH sender's owner) was first emailed."""
 
 
 def make_evidence(
@@ -144,6 +160,8 @@ def make_evidence(
     last_legacy: datetime | None = None,
     last_apple: datetime | None = None,
     upn: str = "alice@contoso.example",
+    protocol: str = "Exchange ActiveSync",
+    hours: int = 3,
 ) -> Evidence:
     total = success + failure
     agent = next(iter(agents)) if agents else ""
@@ -152,7 +170,7 @@ def make_evidence(
         legacy_success=success,
         legacy_failure=failure,
         failure_codes={"50126": credential, "53003": failure - credential} if failure else {},
-        protocols={"Exchange ActiveSync": total} if total else {},
+        protocols={protocol: total} if total else {},
         first_legacy_at=last_legacy - timedelta(days=1) if last_legacy else None,
         last_legacy_at=last_legacy,
         last_apple_at=last_apple,
@@ -161,7 +179,7 @@ def make_evidence(
         networks={f"198.51.{n}.0/24": 1 for n in range(networks)} if total else {},
         countries={c: 1 for c in countries},
         systems={"Ios / Mobile Safari": total} if total and not agent else {},
-        hours={f"2026-11-{10 + h:02d}T08": 1 for h in range(min(total, 3))},
+        hours={f"2026-11-{10 + h:02d}T08": 1 for h in range(min(total, hours))},
         credential_failures=credential,
         spray_failures=spray,
     )
@@ -263,7 +281,35 @@ def exclusion_cases() -> Iterator[Case]:
         yield Case(evidence, user, CONFIG, devices_)
 
 
+def smtp_cases() -> Iterator[Case]:
+    """What the SMTP senders rule judges: accounts seen on Authenticated SMTP alone."""
+    for success, failure in itertools.product((0, 1, 40), (0, 2, 6)):
+        if success + failure == 0:
+            continue
+        for (credential, spray), agents, networks, hours, age, told in itertools.product(
+            failure_mixes(failure),
+            agent_mixes(success + failure),
+            (1, 5),
+            (1, 3),
+            (timedelta(hours=1), timedelta(days=3), timedelta(days=90)),
+            (None, NOW - timedelta(minutes=30), NOW - timedelta(hours=48)),
+        ):
+            evidence = make_evidence(
+                success=success,
+                failure=failure,
+                credential=credential,
+                spray=spray,
+                agents=agents,
+                networks=networks,
+                last_legacy=NOW - age,
+                protocol="Authenticated SMTP",
+                hours=hours,
+            )
+            yield Case(evidence, ALICE, CONFIG, (), told)
+
+
 def all_cases() -> Iterator[Case]:
+    yield from smtp_cases()
     yield from exclusion_cases()
     yield from activity_cases()
     yield from timing_cases()
@@ -290,7 +336,11 @@ def run_rules(cases: Iterator[Case]) -> Emitted:
         seen.record(
             by_rule[exclusion.RULE.name], exclusion.exclusion_reasons(case.user, case.evidence, case.config), case
         )
-        if case.evidence.legacy_total:
+        if senders.is_smtp_sender(case.evidence):
+            sent = senders.judge(case.evidence, case.config, NOW, case.told)  # stale: staleness's code
+            by = staleness.RULE.name if sent.status == "stale" else senders.RULE.name
+            seen.record(by_rule[by], sent.reasons, case)
+        elif case.evidence.legacy_total:
             _, reasons = legacy_activity.classify(case.evidence, case.config)
             seen.record(by_rule[legacy_activity.RULE.name], reasons, case)
         for record in case.devices:
@@ -298,7 +348,7 @@ def run_rules(cases: Iterator[Case]) -> Emitted:
             seen.record(by_rule[devices.RULE.name], judged.reasons, case)
         for agent in (case.evidence.user_agent, *(d.user_agent for d in case.devices)):
             seen.record(by_rule[advice.RULE.name], advice.advice_for(parse_user_agent(agent)), case)
-        verdict = status.evaluate(case.evidence, case.user, case.config, NOW, case.devices)
+        verdict = status.evaluate(case.evidence, case.user, case.config, NOW, case.devices, case.told)
         seen.record(seen.by_status.setdefault(verdict.status, {}), verdict.reasons, case)
         seen.record(seen.advice, verdict.advice, case)
     return seen
@@ -321,9 +371,9 @@ def undeclared(seen: Emitted) -> list[str]:
             if code not in allowed
         ]
     problems += [
-        f"a verdict's advice has {code!r}, not declared by the advice rule, for {source}"
+        f"a verdict's advice has {code!r}, declared by none of the advice rules, for {source}"
         for code, source in seen.advice.items()
-        if code not in advice.RULE.codes
+        if all(code not in rule.codes for rule in ADVISERS)
     ]
     return problems
 
@@ -397,7 +447,7 @@ def test_the_golden_corpus_emits_only_declared_codes() -> None:
 def all_entries() -> list[tuple[str, Reason]]:
     """Every declared reason and advice code (by rule name), then every tenant finding."""
     return [(rule.name, reason) for rule in catalog.RULES for reason in rule.reasons] + [
-        ("tenant finding", entry) for entry in readiness.FINDINGS
+        ("tenant finding", entry) for entry in (*readiness.FINDINGS, *retirements.FINDINGS)
     ]
 
 
@@ -422,7 +472,7 @@ def test_rules_expose_their_codes_and_the_catalog_gathers_them() -> None:
         assert all(rule.reason(code).code == code for code in rule.codes)
         assert all(catalog.rule_of(code) is rule for code in rule.codes)
         assert all(catalog.REASONS[code] is rule.reason(code) for code in rule.codes)
-    assert set(catalog.FINDINGS) == {entry.code for entry in readiness.FINDINGS}
+    assert set(catalog.FINDINGS) == {entry.code for entry in (*readiness.FINDINGS, *retirements.FINDINGS)}
     assert sum(len(rule.reasons) for rule in catalog.RULES) == len(catalog.REASONS)
 
 

@@ -29,7 +29,7 @@ def test_defaults_for_a_production_deployment() -> None:
     assert settings.graph_auth == "managed-identity"
     assert settings.notify_mode == "dry-run"
     assert (settings.lookback_days, settings.overlap_minutes, settings.rules.stale_days) == (30, 15, 60)
-    assert settings.legacy_protocols == ("Exchange ActiveSync",)
+    assert settings.legacy_protocols == ("Exchange ActiveSync", "Authenticated SMTP"), "SMTP AUTH watched"
     assert settings.signins_rate_limit == (5, 10.0), "Graph's limit for sign-in logs"
     assert (settings.graph_max_retries, settings.collect_max_seconds, settings.checkpoint_pages) == (5, 1500, 50)
 
@@ -64,6 +64,12 @@ def test_missing_tenant_and_storage_are_both_named() -> None:
         ("LAM_GRAPH_TIMEOUT_SECONDS", "900", "LAM_GRAPH_TIMEOUT_SECONDS: must be from 0.1 to 600 seconds"),
         ("LAM_GRAPH_MAX_RETRIES", "-1", "LAM_GRAPH_MAX_RETRIES: must be from 0 to 20"),
         ("LAM_CHECKPOINT_PAGES", "0", "LAM_CHECKPOINT_PAGES: must be from 1 to 1000"),
+        ("LAM_SENDER_OWNERS", "scanner@contoso.example", "LAM_SENDER_OWNERS: each entry must be sender-upn=owner"),
+        (
+            "LAM_SENDER_OWNERS",
+            "a@contoso.example=b@contoso.example,scanner@contoso.example=Scanner@contoso.example",
+            "not: scanner@contoso.example=Scanner@contoso.example",  # the mailbox nobody reads is no owner
+        ),
     ],
 )
 def test_a_wrong_value_names_its_setting(name: str, value: str, expected: str) -> None:
@@ -145,3 +151,8 @@ def test_a_url_with_an_impossible_port_is_refused_once() -> None:
     message = problems({**BASE, "LAM_GRAPH_BASE_URL": "https://graph.microsoft.com:99999", "LAM_GRAPH_AUTH": "none"})
     assert message.count("\n  ") == 1, message  # only the URL itself, not a second error about the default
     assert "LAM_GRAPH_BASE_URL: the port must be a number from 0 to 65535" in message
+
+
+def test_the_owner_map_is_read_with_upns_in_any_case() -> None:
+    settings = load_settings({**BASE, "LAM_SENDER_OWNERS": " Scanner@Contoso.example = facilities@contoso.example ,"})
+    assert settings.messages.owners == {"scanner@contoso.example": "facilities@contoso.example"}

@@ -113,6 +113,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'LAM_SEND_PER_HOUR', value: string(monitor.sendPerHour) }
         { name: 'LAM_NOTIFY_MAX_SECONDS', value: string(monitor.notifyMaxSeconds) }
         { name: 'LAM_SEND_CONFIRMATION', value: monitor.sendConfirmation ? 'true' : 'false' }
+        { name: 'LAM_SENDER_OWNERS', value: monitor.senderOwners }
         { name: 'LAM_DIGEST_RECIPIENTS', value: monitor.digestRecipients }
         { name: 'LAM_DIGEST_SEND_EMPTY', value: 'false' }
         { name: 'LAM_DIGEST_SCHEDULE', value: monitor.digestSchedule }

@@ -14,7 +14,7 @@ var exchangeAppId = '00000002-0000-0ff1-ce00-000000000000'
 
 var graphRoles = [
   'AuditLog.Read.All' // read the sign-in logs (auditLogs/signIns): the only role that API needs
-  'User.Read.All' // mail address, language, enabled state and type of the users we write to
+  'User.Read.All' // mail address, language, enabled state and type of the users we write to; SMTP senders' managers
   'Application.Read.All' // find the Apple Internet Accounts service principal and its consent grants
   'Policy.Read.All' // user consent policy and Conditional Access legacy-auth block (tenant readiness)
 ]

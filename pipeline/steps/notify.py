@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from collectors.managers import fetch_managers
 from core.clock import utcnow
 from core.ledger import LedgerConflictError, LedgerEntry
+from core.records import DirectoryUser, UserState
 from core.runs import DigestFigures, NotifyFigures, RunRecord, StepError, StepResult
 from notify.digest import DIGEST, build_digest, compose_digest, digest_ledger_user
 from notify.notifier import notify_due
 from notify.reconcile import reconcile
 from pipeline.wiring import Services, recorded
+from rules.cadence import due_messages
 from rules.readiness import user_emails_may_go
+from rules.recipients import needs_owner
 
 DIGEST_FOOTER = "Details: the dashboard at /api/dashboard, or `python -m cli report`."
 
@@ -26,18 +31,38 @@ async def notify_step(svc: Services, now: datetime | None = None) -> RunRecord:
     the whole step runs in a worker thread, so the event loop (timers, the admin API) never waits."""
 
     async def body(stamp: datetime) -> StepResult:
-        return await asyncio.to_thread(_send_due, svc, stamp)
+        if svc.sender is None:
+            return StepResult(NotifyFigures(), "LAM_NOTIFY_MODE is 'off': nothing sent")
+        before = await asyncio.to_thread(svc.users.load_all)
+        managers, noted = await fetch_managers(svc.graph, _unowned_senders(svc, before.values(), stamp))
+        done = await asyncio.to_thread(_send_due, svc, stamp, before, managers)
+        if isinstance(done.figures, NotifyFigures) and noted:
+            return replace(done, figures=replace(done.figures, owner_lookups=dict(noted)))
+        return done
 
     return await recorded(svc, "notify", now or utcnow(), body)
 
 
-def _send_due(svc: Services, stamp: datetime) -> StepResult:
-    if svc.sender is None:
-        return StepResult(NotifyFigures(), "LAM_NOTIFY_MODE is 'off': nothing sent")
+def _unowned_senders(svc: Services, states: Iterable[UserState], now: datetime) -> list[str]:
+    """SMTP AUTH senders due a message whose owner must act and whom the owner map does not name: the
+    ones to ask Entra ID about (a sender with nothing due costs no request)."""
+    policy = svc.settings.messages
+    owners = policy.owners
+    return [
+        s.user_id
+        for s in (message.state for message in due_messages(states, policy, now) if not message.is_confirmation)
+        if needs_owner(s) and (s.directory.upn if s.directory else s.evidence.upn).casefold() not in owners
+    ]
+
+
+def _send_due(
+    svc: Services, stamp: datetime, before: dict[str, UserState], managers: dict[str, DirectoryUser]
+) -> StepResult:
+    assert svc.sender is not None
     settled = reconcile(svc.ledger, svc.sender, stamp)
-    before = svc.users.load_all()
     may_go = user_emails_may_go(svc.tenant.load_apple_app(), svc.tenant.load_user_consent())
-    result = notify_due(before.values(), may_go, svc.settings.messages, svc.ledger, svc.sender, stamp)
+    policy = svc.settings.messages
+    result = notify_due(before.values(), may_go, policy, svc.ledger, svc.sender, stamp, managers=managers)
     figures = NotifyFigures(
         failed=result.failed,
         unconfirmed=result.unconfirmed,

@@ -1,0 +1,87 @@
+"""Readiness per retirement: what breaks on the day Microsoft switches a protocol off, in this tenant.
+
+For each watched protocol with a switch-off date in the registry: the accounts that still succeeded with
+basic authentication over it in the last 30 days, the senders in them (one per source network: a scanner
+in each of three offices is three senders on one account), by kind, and how many of their owners were
+told. Pure: the states and today's date in, findings out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from core.findings import Finding
+from core.records import OTHER, UserState
+from rules import links, protocols, senders
+from rules.rule import Reason
+
+RECENT_DAYS = 30
+"""A sender counts when it succeeded with basic auth within this many days (the sign-in log's reach)."""
+
+FINDINGS: tuple[Reason, ...] = (
+    Reason(
+        "retirement_authenticated_smtp",
+        "high",
+        "Senders that still submit mail with basic SMTP AUTH stop when Microsoft disables it by default for "
+        "existing tenants at the end of December 2026.",
+        "Their owners are emailed the ways out for each kind; check the switches with Get-TransportConfig and "
+        "Get-CASMailbox (SmtpClientAuthenticationDisabled) and re-enable only as a stopgap.",
+        links.SMTP_AUTH_TIMELINE,
+    ),
+    Reason(
+        "retirement_exchange_web_services",
+        "high",
+        "Clients that still call Exchange Web Services stop when Microsoft switches EWS off for good on 2027-04-01.",
+        "Move each to Microsoft Graph; until then only allow-listed apps work (EWSEnabled, EWSAllowedAppIDs).",
+        links.BASIC_AUTH_DEPRECATION,
+    ),
+)
+CATALOG: dict[str, Reason] = {entry.code: entry for entry in FINDINGS}
+
+
+def finding_name(retirement: protocols.Retirement) -> str:
+    return "retirement_" + retirement.client_app.casefold().replace(" ", "_")
+
+
+def retirement_findings(states: Iterable[UserState], now: datetime, watched: Iterable[str]) -> list[Finding]:
+    """One finding per watched protocol that has a switch-off date: ok when nothing would break."""
+    wanted = [r for r in map(protocols.retirement_of, watched) if r is not None and r.deadline is not None]
+    if not wanted:
+        return []
+    since = now - timedelta(days=RECENT_DAYS)
+    accounts: dict[str, list[UserState]] = {finding_name(r): [] for r in wanted}
+    for state in states:
+        ev = state.evidence
+        if state.verdict.status != "legacy_active" or ev.last_success_at is None or ev.last_success_at < since:
+            continue
+        seen = {p.casefold() for p, n in ev.protocols.items() if n}
+        for retirement in wanted:
+            if retirement.client_app.casefold() in seen:
+                accounts[finding_name(retirement)].append(state)
+    return [_finding(r, accounts[finding_name(r)], now) for r in wanted]
+
+
+def _finding(retirement: protocols.Retirement, affected: list[UserState], now: datetime) -> Finding:
+    name = finding_name(retirement)
+    entry = CATALOG[name]
+    assert retirement.deadline is not None
+    days = max((retirement.deadline - now.date()).days, 0)
+    count = sum(max(1, len([n for n in s.evidence.networks if n not in ("unknown", OTHER)])) for s in affected)
+    kinds = Counter(senders.kind_of(s.verdict) or "user" for s in affected)
+    told = sum(1 for s in affected if s.notified_count)
+    by_kind = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+    summary = (
+        f"By {retirement.deadline_words} ({days} days left), {count} sender(s) in {len(affected)} account(s) "
+        f"that {retirement.used_words or 'signed in over ' + retirement.client_app} in the last {RECENT_DAYS} "
+        "days stop" + (f" ({by_kind}; {told} account(s) told so far)." if affected else ".")
+    )
+    return Finding(
+        name,
+        not affected,
+        summary,
+        entry.action if affected else "",
+        "info" if not affected else entry.severity,
+        entry.link,
+    )
