@@ -31,6 +31,7 @@ from msgraph_core import GraphClientFactory
 from collectors.capped_transport import CappedTransport, ResponseTooLargeError
 from collectors.pacing import RequestPacer
 from core.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
+from core.runs import GraphCost
 
 MAX_WIRE_BYTES = 16 * 1024 * 1024
 """A page of 1,000 sign-ins is about 1 MB, a few MB uncompressed; nothing Graph sends us comes near."""
@@ -75,6 +76,16 @@ class GraphStats:
     retries: int = 0
     retry_wait_seconds: float = 0.0
     pacing_wait_seconds: float = 0.0
+
+    def cost_since(self, before: GraphStats) -> GraphCost:
+        """What was spent since ``before`` was copied: a step's share of a client its cycle shares."""
+        return GraphCost(
+            requests=self.requests - before.requests,
+            throttled=self.throttled - before.throttled,
+            retries=self.retries - before.retries,
+            retry_wait_ms=round((self.retry_wait_seconds - before.retry_wait_seconds) * 1000),
+            pacing_wait_ms=round((self.pacing_wait_seconds - before.pacing_wait_seconds) * 1000),
+        )
 
 
 class GraphClient:

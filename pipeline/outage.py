@@ -14,7 +14,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
-from pipeline.settings import Settings
+from pipeline.settings import Settings, connection_string_keys
 
 QUICK_CONNECT_RETRIES = 1
 """Connection retries for the admin views and the CLI's reads: an outage is answered in about a second
@@ -24,8 +24,7 @@ QUICK_CONNECT_RETRIES = 1
 def tables_location(settings: Settings) -> str:
     """The setting in use and the table endpoint it names, without any key or signature."""
     if settings.tables_connection_string:
-        pairs = (part.partition("=") for part in settings.tables_connection_string.split(";"))
-        keys = {key.strip().casefold(): value.strip() for key, _, value in pairs}
+        keys = connection_string_keys(settings.tables_connection_string)
         if keys.get("usedevelopmentstorage", "").casefold() == "true":
             endpoint = "http://127.0.0.1:10002/devstoreaccount1"
         else:

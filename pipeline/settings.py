@@ -415,12 +415,20 @@ CONNECTION_STRING_KEYS = frozenset(
 """The keys of an Azure Storage connection string (Microsoft Learn: "Configure Azure Storage connection strings")."""
 
 
+def connection_string_keys(raw: str) -> dict[str, str]:
+    """A storage connection string's values by key, the keys case-folded (the SDK reads them so)."""
+    return {key.strip().casefold(): value.strip() for key, _, value in _pairs(raw)}
+
+
+def _pairs(raw: str) -> list[tuple[str, str, str]]:
+    return [part.partition("=") for part in raw.split(";") if part.strip()]
+
+
 def _connection_string_problem(raw: str) -> str:
     """Why this is not a storage connection string (empty: it looks like one), naming keys, never values."""
-    pairs = [part.partition("=") for part in raw.split(";") if part.strip()]
-    if any(not sep or not key.strip() for key, sep, _ in pairs):
+    if any(not sep or not key.strip() for key, sep, _ in _pairs(raw)):
         return "must be a storage connection string of Key=Value pairs separated by ';'"
-    keys = {key.strip().casefold(): value.strip() for key, _, value in pairs}
+    keys = connection_string_keys(raw)
     unknown = sorted(set(keys) - CONNECTION_STRING_KEYS)
     if unknown:
         return f"unknown connection string key(s): {', '.join(unknown)}"

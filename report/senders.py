@@ -13,11 +13,12 @@ from datetime import date
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from core.ports import NotificationLog
 from core.records import UserState
+from report.terminal import terminal_safe
+from report.users import csv_cell
 from rules import protocols, senders
 
 OWNER_UNKNOWN = "owner unknown"
@@ -69,9 +70,9 @@ def render_senders(rows: list[dict[str, Any]], console: Console) -> None:
         table.add_column(column, no_wrap=column != "owner")
     for row in rows:
         table.add_row(
-            escape(row["upn"]),
+            terminal_safe(row["upn"]),
             row["kind"],
-            escape(row["owner"]),
+            terminal_safe(row["owner"]),
             row["last_success"][:16].replace("T", " ") or "-",
             str(row["days_to_switch_off"]),
             row["status"],
@@ -86,10 +87,5 @@ def senders_csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(out, fieldnames=SENDER_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({key: _cell(value) for key, value in row.items()})
+        writer.writerow({key: csv_cell(value) for key, value in row.items()})
     return out.getvalue()
-
-
-def _cell(value: object) -> object:
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -72,14 +72,20 @@ def protocol_version(text: str) -> tuple[int, int] | None:
 
 def judge_device(device: DeviceRecord, stale_days: int, now: datetime) -> DeviceVerdict:
     active = device.last_sync is not None and now - device.last_sync <= timedelta(days=stale_days)
+    return DeviceVerdict(device, active, legacy_profile_reasons(device) if active else ())
+
+
+def legacy_profile_reasons(device: DeviceRecord) -> tuple[str, ...]:
+    """Why an EAS partnership may still use basic auth: a pre-iOS 12 Apple profile, an old protocol."""
+    if device.client_type.casefold() != "eas":
+        return ()
     reasons: list[str] = []
-    if active and device.client_type.casefold() == "eas":
-        if is_apple(device) and device.first_sync is not None and device.first_sync < IOS12_RELEASED:
-            reasons.append("pre_ios12_profile")
-        version = protocol_version(device.client_version)
-        if version is not None and version < MIN_EAS_PROTOCOL:
-            reasons.append("eas_protocol_below_16_1")
-    return DeviceVerdict(device, active, tuple(reasons))
+    if is_apple(device) and device.first_sync is not None and device.first_sync < IOS12_RELEASED:
+        reasons.append("pre_ios12_profile")
+    version = protocol_version(device.client_version)
+    if version is not None and version < MIN_EAS_PROTOCOL:
+        reasons.append("eas_protocol_below_16_1")
+    return tuple(reasons)
 
 
 def legacy_devices(
@@ -144,12 +150,8 @@ def describe_device(state: UserState) -> str:
 
 
 def could_be_legacy(device: DeviceRecord) -> bool:
-    """An EAS partnership that may still use basic auth: a pre-iOS 12 Apple profile, or an old protocol."""
-    if device.client_type.casefold() != "eas":
-        return False
-    old_profile = is_apple(device) and device.first_sync is not None and device.first_sync < IOS12_RELEASED
-    version = protocol_version(device.client_version)
-    return old_profile or (version is not None and version < MIN_EAS_PROTOCOL)
+    """An EAS partnership that may still use basic auth, whether it still syncs or not."""
+    return bool(legacy_profile_reasons(device))
 
 
 def devices_by_user(devices: Iterable[DeviceRecord]) -> dict[str, tuple[DeviceRecord, ...]]:

@@ -39,24 +39,28 @@ def add_user(scenario: Scenario, name: str, **kwargs: Any) -> dict[str, Any]:
     return person
 
 
+def signins(
+    scenario: Scenario,
+    person: dict[str, Any],
+    last: datetime,
+    count: int,
+    *,
+    every: timedelta,
+    client_app: str = EXCHANGE_ACTIVESYNC,
+    **fields: Any,
+) -> list[dict[str, Any]]:
+    """``count`` sign-ins of one client, ``every`` apart, the latest at ``last``; ``fields`` as sign_in takes them."""
+    events = [sign_in(new_id(), last - every * i, person, client_app=client_app, **fields) for i in range(count)]
+    scenario.sign_ins.extend(events)
+    scenario.sort()
+    return events
+
+
 def legacy_signins(
     scenario: Scenario, person: dict[str, Any], last: datetime, count: int, *, error_code: int = 0, ua: str = IPHONE_UA
 ) -> list[dict[str, Any]]:
     """``count`` legacy EAS sign-ins, one every 6 hours, the latest at ``last``."""
-    events = [
-        sign_in(
-            new_id(),
-            last - timedelta(hours=6 * i),
-            person,
-            client_app=EXCHANGE_ACTIVESYNC,
-            error_code=error_code,
-            user_agent=ua,
-        )
-        for i in range(count)
-    ]
-    scenario.sign_ins.extend(events)
-    scenario.sort()
-    return events
+    return signins(scenario, person, last, count, every=timedelta(hours=6), error_code=error_code, user_agent=ua)
 
 
 def apple_signins(scenario: Scenario, person: dict[str, Any], first: datetime, count: int = 1) -> None:
@@ -87,17 +91,15 @@ def smtp_signins(
 ) -> None:
     """``count`` basic SMTP AUTH submissions (clientAppUsed "Authenticated SMTP"), one every ``every``, the
     latest at ``last``; no user agent and no device details, as a scanner or a script has none to give."""
-    scenario.sign_ins.extend(
-        sign_in(
-            new_id(),
-            last - every * i,
-            person,
-            client_app=AUTHENTICATED_SMTP,
-            error_code=error_code,
-            ip=ip,
-            user_agent=ua,
-            operating_system="",
-        )
-        for i in range(count)
+    signins(
+        scenario,
+        person,
+        last,
+        count,
+        every=every,
+        client_app=AUTHENTICATED_SMTP,
+        error_code=error_code,
+        ip=ip,
+        user_agent=ua,
+        operating_system="",
     )
-    scenario.sort()

@@ -23,7 +23,7 @@ from rules.legacy_activity import classify
 from sim.graph_shapes import sign_in
 from sim.scenario import Scenario
 from tests.conftest import NOW, outbox_messages, plain_text, sim_settings
-from tests.scenarios import add_user, new_id, tenant
+from tests.scenarios import add_user, new_id, signins, tenant
 from tests.test_pipeline import users
 
 StartSim = Callable[[Scenario], SimServer]
@@ -45,21 +45,19 @@ def attempts(
     last: datetime = NOW - timedelta(hours=1),
 ) -> None:
     """``count`` legacy attempts of one client, ``every`` apart, the latest at ``last``."""
-    for i in range(count):
-        scenario.sign_ins.append(
-            sign_in(
-                new_id(),
-                last - every * i,
-                person,
-                client_app=client_app,
-                error_code=error_code,
-                ip=ip,
-                user_agent=agent,
-                operating_system=os_name,
-                country=country,
-            )
-        )
-    scenario.sort()
+    signins(
+        scenario,
+        person,
+        last,
+        count,
+        every=every,
+        client_app=client_app,
+        error_code=error_code,
+        ip=ip,
+        user_agent=agent,
+        operating_system=os_name,
+        country=country,
+    )
 
 
 def spray(scenario: Scenario, victims: list[dict[str, Any]]) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from collectors.devices import DeviceCollectorError, DeviceHarvest, collect_devices, exchange_token
-from collectors.graph import GraphError, GraphStats
+from collectors.graph import GraphError
 from core.clock import utcnow
 from core.findings import DeviceFinding
 from core.ingest import Checkpoint, IngestWindow
@@ -81,9 +81,9 @@ async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) 
         try:
             complete = await _read_through_licence_refusals(reader, licence_retry_waits(svc))
         except GraphError as exc:
-            read = _read_result(reader, _graph_cost(svc.graph.stats, graph_before), started)
+            read = _read_result(reader, svc.graph.stats.cost_since(graph_before), started)
             raise _collection_failure(svc, stamp, window, exc, read) from exc
-        read = _read_result(reader, _graph_cost(svc.graph.stats, graph_before), started)
+        read = _read_result(reader, svc.graph.stats.cost_since(graph_before), started)
         judging = time.monotonic()
         writes = svc.tenant.save_signin_logs(True, stamp)
         message = ""
@@ -221,17 +221,6 @@ def _with_judgement(read: StepResult, judged: Judgement, writes: int, message: s
         skipped=read.skipped + skipped,
         users_changed=summary.users_changed,
         writes=read.writes + writes + judged.writes + summary.writes,
-    )
-
-
-def _graph_cost(now: GraphStats, before: GraphStats) -> GraphCost:
-    """What this step cost in Graph requests (the client is shared by the steps of a cycle)."""
-    return GraphCost(
-        requests=now.requests - before.requests,
-        throttled=now.throttled - before.throttled,
-        retries=now.retries - before.retries,
-        retry_wait_ms=round((now.retry_wait_seconds - before.retry_wait_seconds) * 1000),
-        pacing_wait_ms=round((now.pacing_wait_seconds - before.pacing_wait_seconds) * 1000),
     )
 
 
