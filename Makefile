@@ -5,23 +5,35 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: install browser demo test quick lint typecheck unit infra clean
+.PHONY: install browser demo test quick lint typecheck unit infra lock clean
 
 INFRA_VENV := .venv-infra
 
 install: $(VENV)/.installed node_modules/.installed $(INFRA_VENV)/.installed browser
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# Installs only what the lock files name, each file checked against its hash (--no-deps: the lock
+# is the whole tree). Edit the .in files, then `make lock`.
+HASHED := --require-hashes --no-deps
+
+$(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
-	$(PY) -m pip install $(PIP_FLAGS) -r requirements-dev.txt
+	$(PY) -m pip install $(PIP_FLAGS) $(HASHED) -r requirements-dev.txt
+	$(PY) -m pip check
 	touch $@
 
 $(INFRA_VENV)/.installed: requirements-infra.txt
 	$(PYTHON) -m venv $(INFRA_VENV)
-	$(INFRA_VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements-infra.txt
-	$(INFRA_VENV)/bin/python -m pip install $(PIP_FLAGS) --no-deps pycep-parser==0.7.1
+	$(INFRA_VENV)/bin/python -m pip install $(PIP_FLAGS) $(HASHED) -r requirements-infra.txt
 	touch $@
+
+# The lock files: every transitive dependency pinned with its hashes, for Python 3.11 on any OS.
+LOCK := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock"
+
+lock: $(VENV)/.installed
+	$(LOCK) requirements.in -o requirements.txt
+	$(LOCK) requirements-dev.in -o requirements-dev.txt
+	$(LOCK) requirements-infra.in --override requirements-infra-overrides.in -o requirements-infra.txt
 
 # Debian's Chromium for the dashboard's browser test (root on CI and these machines; else use sudo).
 browser:
