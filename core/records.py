@@ -215,6 +215,9 @@ class UserState:
     """Exchange device partnerships (when the device collector is on)."""
     applied_window: str = ""
     """The last ingest window whose sign-ins are in ``evidence``: a replayed window is not counted twice."""
+    episode: int = 1
+    """Which time this user is on legacy: 2 once they fixed it and went back. The notified counts restart
+    with each episode and message ids carry it, so the second round is mailed afresh."""
 
 
 def _add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:

@@ -34,7 +34,7 @@ from core.records import DirectoryUser, UserState
 from notify.compose import OutgoingEmail, compose_confirmation, compose_remediation, compose_sender_notice
 from notify.senders import RecipientRefusedError, Sender, SenderRefusedError, SendError, SendThrottledError
 from rules import senders
-from rules.cadence import REMEDIATION, DueMessage, allowed, due_messages
+from rules.cadence import REMEDIATION, DueMessage, allowed, due_messages, message_id
 from rules.recipients import Recipient, recipient_for
 
 NAMED = 20
@@ -206,7 +206,8 @@ def _undo_pilot_counts(states: Iterable[UserState], ledger: NotificationLog, res
     rendered = {(e.user_id, e.message_id) for e in ledger.in_state(RENDERED, limit=100_000)}
     out: list[UserState] = []
     for state in states:
-        counted = [(state.user_id, f"{REMEDIATION}-{n}") for n in range(1, state.notified_count + 1)]
+        numbers = range(1, state.notified_count + 1)
+        counted = [(state.user_id, message_id(REMEDIATION, state.episode, n)) for n in numbers]
         if counted and all(key in rendered for key in counted):
             state = replace(state, notified_count=0, first_notified_at=None, last_notified_at=None)
             result.updated.append(state)

@@ -34,10 +34,17 @@ def due_messages(states: Iterable[UserState], policy: MessagePolicy, now: dateti
         when = due_at(state, policy)
         if when is not None and when <= now:
             number = state.notified_count + 1
-            due.append(DueMessage(when, state, f"{REMEDIATION}-{number}", number - 1))
+            due.append(DueMessage(when, state, message_id(REMEDIATION, state.episode, number), number - 1))
         elif policy.send_confirmation and state.verdict.status == "remediated" and state.notified_count:
-            due.append(DueMessage(state.status_since, state, CONFIRMATION, -1))
+            due.append(DueMessage(state.status_since, state, message_id(CONFIRMATION, state.episode), -1))
     return sorted(due, key=lambda m: (m.when, m.state.user_id))
+
+
+def message_id(kind: str, episode: int, number: int = 0) -> str:
+    """The ledger key of one message: a user's first episode keeps the keys rows already carry
+    (``remediation-2``, ``confirmation``); a later one adds its number (``remediation-2-e2``)."""
+    key = f"{kind}-{number}" if number else kind
+    return key if episode <= 1 else f"{key}-e{episode}"
 
 
 def due_at(state: UserState, policy: MessagePolicy) -> datetime | None:

@@ -7,6 +7,7 @@ and calls ``evaluate_user`` on each row; what changed is written back.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime
 
 from core.config import RuleConfig
@@ -39,6 +40,11 @@ def evaluate_user(
     user = user or (before.directory if before else None)
     verdict = evaluate(evidence, user, config, now, user_devices, before.first_notified_at if before else None)
     keep_since = before is not None and before.verdict.status == verdict.status
+    if before is not None and before.verdict.status == "remediated" and verdict.status == "legacy_active":
+        # fixed once, back on legacy: a new round of messages, counted and verified afresh
+        before = replace(
+            before, episode=before.episode + 1, notified_count=0, first_notified_at=None, last_notified_at=None
+        )
     return UserState(
         user_id=user_id,
         evidence=evidence,
@@ -51,6 +57,7 @@ def evaluate_user(
         first_notified_at=before.first_notified_at if before else None,
         devices=user_devices,
         applied_window=window_id if new is not None else (before.applied_window if before else ""),
+        episode=before.episode if before else 1,
     )
 
 

@@ -160,8 +160,12 @@ def _entity(tenant_id: str, state: UserState) -> dict[str, Any]:
         "FirstNotifiedAt": state.first_notified_at,
         "Devices": _devices_json(state.devices),
         "Window": state.applied_window,
+        "Episode": state.episode,
     }
 
+
+MAX_EPISODE = 1_000
+"""A user back on legacy more often than this is read as a first episode (a hostile or damaged row)."""
 
 MAX_DEVICES = 20
 """Partnerships kept per user row (a mailbox rarely has more; debris beyond this is dropped)."""
@@ -268,7 +272,13 @@ def from_entity(row: Mapping[str, Any]) -> UserState:
         first_notified_at=utc_datetime(row.get("FirstNotifiedAt")),
         devices=_devices(row["RowKey"], row.get("Devices")),
         applied_window=row.get("Window") or "",
+        episode=_episode(row.get("Episode")),
     )
+
+
+def _episode(value: Any) -> int:
+    """Rows written before episodes were kept are the user's first; an odd value counts as one too."""
+    return value if isinstance(value, int) and 1 <= value <= MAX_EPISODE else 1
 
 
 def _status(value: Any) -> Status:

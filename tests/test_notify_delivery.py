@@ -203,6 +203,32 @@ def test_a_confirmation_once_remediated_in_the_users_language(
     assert subjects[1:] == ["Erledigt: Ihre Dienst-E-Mail meldet sich jetzt modern an"]
 
 
+def test_a_user_back_on_legacy_after_the_fix_gets_a_new_round(
+    tenant_id: str, start_sim: StartSim, azurite: Azurite
+) -> None:
+    """Fixed, confirmed, then a restored backup brings the old account back: mailed afresh, not never."""
+    scenario = tenant(tenant_id)
+    anna = add_user(scenario, "anna")
+    legacy_signins(scenario, anna, NOW - timedelta(hours=1), 3)
+    sim = start_sim(scenario)
+    settings = sim_settings(sim, azurite, LAM_SEND_CONFIRMATION="true")
+    asyncio.run(run_with_settings(settings, FULL_CYCLE, NOW))
+    apple_signins(scenario, anna, NOW + timedelta(hours=2))
+    asyncio.run(run_with_settings(settings, FULL_CYCLE, NOW + timedelta(hours=30)))  # remediated, confirmed
+    legacy_signins(scenario, anna, NOW + timedelta(days=40), 3)
+    for day in (40, 41, 43, 47):
+        asyncio.run(run_with_settings(settings, FULL_CYCLE, NOW + timedelta(days=day, hours=1)))
+    subjects = [m["Subject"] for m in outbox_messages(sim.state.outbox)]
+    assert len(subjects) == 4 and subjects[1].startswith("Done")
+    assert not subjects[2].startswith("Reminder") and subjects[3].startswith("Reminder: ")
+    service = TableServiceClient.from_connection_string(settings.tables_connection_string or "")
+    ledger = NotificationLedger(service.get_table_client("notifications"), tenant_id)
+    ids = [e.message_id for e in ledger.for_user(anna["id"])]
+    assert sorted(ids) == ["confirmation", "remediation-1", "remediation-1-e2", "remediation-2-e2"]
+    row = service.get_table_client("users").get_entity(tenant_id, anna["id"])
+    assert (row["Status"], row["Episode"], row["NotifiedCount"]) == ("legacy_active", 2, 2)
+
+
 def test_the_daily_digest_goes_once_a_day_and_not_when_empty(
     tenant_id: str, start_sim: StartSim, azurite: Azurite
 ) -> None:

@@ -192,6 +192,23 @@ def test_a_status_change_restarts_status_since_but_keeps_the_notification_histor
     assert (state.notified_count, state.first_notified_at) == (2, first_sent)  # the confirmation needs them
 
 
+@pytest.mark.parametrize(
+    ("was", "episode", "notified", "next_message"),
+    [("remediated", 2, 0, "remediation-1-e2"), ("pending_verification", 1, 2, "remediation-3")],
+)
+def test_back_on_legacy_after_the_fix_starts_a_new_round_of_messages(
+    was: Status, episode: int, notified: int, next_message: str
+) -> None:
+    """Remediated, then legacy again: counts restart under new message ids. Back during the quiet period
+    after the fix: the same round goes on, its last reminder next."""
+    first_sent = NOW - timedelta(days=30)
+    before = stored(was, notified=2, first_notified=first_sent, last_notified=NOW - timedelta(days=27))
+    state = evaluate_user(ALICE.id, before, legacy_evidence(successes=1), ALICE, None, CONFIG, NOW, WINDOW)
+    assert state is not None and state.verdict.status == "legacy_active"
+    assert (state.episode, state.notified_count) == (episode, notified)
+    assert [m.message_id for m in due_messages([state], POLICY, NOW)] == [next_message]
+
+
 def test_time_alone_moves_a_stored_user_and_keeps_the_window_they_absorbed() -> None:
     """README: users without new sign-ins are judged again, so pending_verification becomes remediated."""
     evidence = replace(legacy_evidence(last=NOW - timedelta(hours=30)), last_apple_at=NOW - timedelta(hours=29))
