@@ -25,7 +25,7 @@ from pipeline.cycle import FULL_CYCLE, StepFailedError, run_with_settings
 from pipeline.outage import QUICK_CONNECT_RETRIES
 from pipeline.settings import Settings, SettingsError, load_settings
 from pipeline.wiring import StateTables
-from report.queries import UserFilter, parse_filter
+from report.queries import PLATFORMS, UserFilter, parse_filter
 from report.terminal import terminal_safe
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def report(
     format: Annotated[ReportFormat, typer.Option("--format", help="Output format.")] = ReportFormat.table,
     status: Annotated[str | None, typer.Option(help="Only users with this status.")] = None,
     protocol: Annotated[str | None, typer.Option(help="Only users seen on this legacy protocol.")] = None,
-    platform: Annotated[str | None, typer.Option(help="ios, ipados, macos, android, outlook or unknown.")] = None,
+    platform: Annotated[str | None, typer.Option(help="One of: " + ", ".join(PLATFORMS))] = None,
     since: Annotated[str | None, typer.Option(help="Only users with a legacy sign-in since (ISO date).")] = None,
     summary: Annotated[bool, typer.Option("--summary", help="Counts by status, platform, iOS version.")] = False,
     out: Annotated[Path | None, typer.Option(help="Write to this file instead of the terminal.")] = None,

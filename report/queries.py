@@ -17,9 +17,9 @@ from core.ports import NotificationLog, UserStates
 from core.records import UserState
 from report.users import ReportError, user_row, validate_status
 from rules.breakdown import platform_of
-from rules.user_agent import parse_user_agent
+from rules.devices import seen_device
+from rules.user_agent import PLATFORMS as PLATFORMS  # the filter's choices, for the CLI's help
 
-PLATFORMS = ("ios", "ipados", "macos", "android", "outlook", "unknown")
 FILTERS = ("status", "protocol", "platform", "since")
 MAX_PAGE = 500
 MAX_TOKEN_CHARS = 2048
@@ -115,7 +115,7 @@ def user_detail(repo: UserStates, ledger: NotificationLog, user_id: str) -> dict
     if state is None:
         return None
     evidence = state.evidence
-    device = parse_user_agent(evidence.user_agent)
+    device = seen_device(evidence.user_agent, evidence.device_os)
     return {
         **user_row(state),
         "platform": device.platform,

@@ -12,17 +12,19 @@ from dataclasses import dataclass, field
 
 from core.records import UserState
 from core.runs import UserBreakdown
-from rules.user_agent import DeviceInfo, parse_user_agent
+from rules.devices import seen_device
+from rules.user_agent import DeviceInfo
 
 
 def platform_of(state: UserState) -> str:
-    return parse_user_agent(state.evidence.user_agent).platform
+    """The platform the emails write about: the user agent's, else deviceDetail's (v1.0 has no agent)."""
+    return seen_device(state.evidence.user_agent, state.evidence.device_os).platform
 
 
 def ios_band(state: UserState) -> str:
     """Where an iPhone/iPad's iOS stands against Apple's cut-offs: below 12 (EAS set up before modern
     auth), 12 to 15.5, 15.6 or later; ``n/a`` for everything else."""
-    return _band(parse_user_agent(state.evidence.user_agent))
+    return _band(seen_device(state.evidence.user_agent, state.evidence.device_os))
 
 
 def _band(device: DeviceInfo) -> str:
@@ -43,7 +45,7 @@ class BreakdownCounter:
     notified: int = 0
 
     def add(self, state: UserState) -> None:
-        device = parse_user_agent(state.evidence.user_agent)
+        device = seen_device(state.evidence.user_agent, state.evidence.device_os)
         platform = device.platform
         self.platforms[platform] += 1
         self.notified += bool(state.notified_count)

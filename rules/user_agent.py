@@ -63,6 +63,8 @@ _CLEAR_PLATFORM = {"ios": "ios", "iphone os": "ios", "ipados": "ipados"}
 MAIL_CLIENT_PLATFORMS = frozenset({"ios", "ipados", "macos", "android", "windows"})
 """Platforms of the mail apps that speak legacy protocols; Outlook mobile is modern and "unknown" is nobody."""
 APPLE_PLATFORMS = frozenset({"ios", "ipados"})
+PLATFORMS = ("ios", "ipados", "macos", "android", "windows", "outlook", "unknown")
+"""Every platform a device is read as, in the order the admin views list them."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,12 +29,14 @@ from core.records import (
     UserState,
     Verdict,
 )
+from report.queries import parse_filter
 from rules.cadence import CONFIRMATION, allowed, due_at, due_messages
 from rules.devices import could_be_legacy, devices_by_user, judge_device, partnership_finding
 from rules.evaluation import evaluate_user, join_by_user
 from rules.readiness import blocks_legacy_for_everyone, user_emails_may_go
 from rules.spray import merge_attack
 from rules.status import RULE_VERSION
+from rules.user_agent import PLATFORMS
 from sim.graph_shapes import legacy_block_policy
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -737,3 +739,19 @@ PILOT = MessagePolicy(allowed_recipients=frozenset({"alice@contoso.example", "@f
 )
 def test_the_pilot_allow_list_matches_addresses_and_domains_case_insensitively(address: str, ok: bool) -> None:
     assert allowed(address, PILOT) is ok
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "device_os", "platform"),
+    [
+        ("MSFT-WIN-3/10.0.17134", "", "windows"),  # Windows Mail (tests/corpus/user_agents.csv)
+        ("", "Ios", "ios"),  # no agent (the v1.0 API): deviceDetail.operatingSystem, as the emails read it
+        ("", "", "unknown"),
+    ],
+)
+def test_the_platform_filter_reads_what_the_emails_read(user_agent: str, device_os: str, platform: str) -> None:
+    evidence = legacy_evidence(successes=1)
+    state = stored(evidence=replace(evidence, user_agent=user_agent, device_os=device_os))
+    assert parse_filter({"platform": platform}).matches(state)
+    others = [p for p in PLATFORMS if p != platform]
+    assert not any(parse_filter({"platform": other}).matches(state) for other in others)
