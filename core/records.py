@@ -215,6 +215,9 @@ class UserState:
     """Exchange device partnerships (when the device collector is on)."""
     applied_window: str = ""
     """The last ingest window whose sign-ins are in ``evidence``: a replayed window is not counted twice."""
+    mailbox_type: str = ""
+    """Exchange's RecipientTypeDetails of the account's mailbox, when the Exchange collector read one that is
+    not a user's own (SharedMailbox, RoomMailbox, EquipmentMailbox); "" otherwise."""
 
 
 def _add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:

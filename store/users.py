@@ -160,6 +160,7 @@ def _entity(tenant_id: str, state: UserState) -> dict[str, Any]:
         "FirstNotifiedAt": state.first_notified_at,
         "Devices": _devices_json(state.devices),
         "Window": state.applied_window,
+        "MailboxType": state.mailbox_type,
     }
 
 
@@ -268,6 +269,7 @@ def from_entity(row: Mapping[str, Any]) -> UserState:
         first_notified_at=utc_datetime(row.get("FirstNotifiedAt")),
         devices=_devices(row["RowKey"], row.get("Devices")),
         applied_window=row.get("Window") or "",
+        mailbox_type=row.get("MailboxType") or "",
     )
 
 
