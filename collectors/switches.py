@@ -51,7 +51,7 @@ async def read_switches(
             organization = await _first(exo, "Get-OrganizationConfig")
         except DeviceCollectorError as exc:
             return ExchangeSwitches(readable=False, problem=exc.finding, requests=exo.requests)
-        tally = _Tally(skipped=max(len(wanted) - MAX_MAILBOX_LOOKUPS, 0))
+        tally = MailboxSwitches(skipped=max(len(wanted) - MAX_MAILBOX_LOOKUPS, 0))
         for upn in wanted[:MAX_MAILBOX_LOOKUPS]:
             try:
                 cas = await _first(exo, "Get-CASMailbox", {"Identity": upn})
@@ -77,7 +77,9 @@ async def read_switches(
 
 
 @dataclass
-class _Tally:
+class MailboxSwitches:
+    """What the senders' mailboxes say, tallied one Get-CASMailbox answer at a time."""
+
     smtp_checked: int = 0
     smtp_enabled: list[str] = field(default_factory=list)
     smtp_disabled: int = 0

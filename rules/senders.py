@@ -76,7 +76,8 @@ RULE = Rule(
             "smtp_sender_shared_mailbox",
             "medium",
             "A shared or resource mailbox sends with SMTP AUTH (Exchange's RecipientTypeDetails: SharedMailbox, "
-            "RoomMailbox or EquipmentMailbox): nobody reads it, so its owner is told, never the mailbox.",
+            "RoomMailbox, EquipmentMailbox, SchedulingMailbox): nobody reads it, so its owner is told, never the "
+            "mailbox.",
             "Its owner moves whatever sends with it (usually a scanner or an application) to OAuth or another way "
             "out (the owner is emailed).",
             links.SMTP_DEVICE_OPTIONS,
@@ -144,9 +145,12 @@ def is_smtp_sender(evidence: Evidence) -> bool:
     return protocols.only_protocol(evidence.protocols, AUTHENTICATED_SMTP)
 
 
-SHARED_MAILBOX_TYPES = frozenset({"SharedMailbox", "RoomMailbox", "EquipmentMailbox"})
-"""Exchange's RecipientTypeDetails of mailboxes nobody signs in to read (Get-Mailbox, Microsoft Learn
-"Get-Mailbox" -RecipientTypeDetails: UserMailbox, SharedMailbox, RoomMailbox, EquipmentMailbox, ...)."""
+SHARED_MAILBOX_TYPES = frozenset(
+    {"SharedMailbox", "RoomMailbox", "EquipmentMailbox", "LinkedRoomMailbox", "SchedulingMailbox"}
+)
+"""Exchange's RecipientTypeDetails of mailboxes nobody signs in to read as their own: shared, room, equipment
+and Bookings mailboxes (Get-Mailbox -RecipientTypeDetails, MicrosoftDocs/office-docs-powershell
+exchange/exchange-ps/exchange/Get-Mailbox.md lists the values Exchange Online uses)."""
 
 
 def sender_kind(evidence: Evidence, config: RuleConfig) -> SenderKind:

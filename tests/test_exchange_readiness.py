@@ -9,9 +9,12 @@ The RecipientTypeDetails names are those Get-Mailbox documents (Get-Mailbox.md, 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from collectors.devices import mailbox_type
+from collectors.switches import MailboxSwitches
 from core.config import RuleConfig
 from core.findings import ExchangeSwitches, Finding, RetirementBaseline
 from core.records import DirectoryUser, Evidence, UserState, Verdict
@@ -186,3 +189,36 @@ def test_the_retirement_finding_counts_progress_since_the_first_run() -> None:
     capped = RetirementBaseline(NOW, {"retirement_authenticated_smtp": 900}, {"retirement_authenticated_smtp": ("b",)})
     (partial,) = retirement_findings(now_states, later, SMTP, capped)
     assert partial.summary.endswith("900 account(s) then, 2 now, at least 1 fixed.")
+
+
+def test_the_exchange_corpus_reads_as_its_sources_state() -> None:
+    """tests/corpus/exchange.json: each Get-CASMailbox answer tallies as its source says; each Get-Mailbox
+    object yields the type its source states."""
+    corpus = json.loads((Path(__file__).parent / "corpus" / "exchange.json").read_text())
+    words = {None: "blank", False: "enabled", True: "disabled"}
+    for item in corpus["items"]:
+        assert item["source"] and item["kind"] in ("captured", "documented"), item
+        body, expect = item["body"], item["expect"]
+        if item["cmdlet"] == "Get-CASMailbox":
+            tally = MailboxSwitches()
+            tally.add(body["PrimarySmtpAddress"], body, smtp=True, ews=True)
+            smtp = "enabled" if tally.smtp_enabled else "disabled" if tally.smtp_disabled else "blank"
+            ews = "disabled" if tally.ews_disabled else "not disabled"
+            assert (smtp, ews, tally.skipped) == (expect["smtp"], expect["ews"], 0), item["source"]
+            assert words[body.get("SmtpClientAuthenticationDisabled")] == expect["smtp"], item["source"]
+        else:
+            assert mailbox_type(body) == (expect["type"], ""), item["source"]
+    assert [i["kind"] for i in corpus["items"]].count("captured") >= 1
+
+
+def test_a_mailbox_answer_with_an_odd_switch_is_skipped_not_guessed() -> None:
+    tally = MailboxSwitches()
+    tally.add("a@contoso.example", {"SmtpClientAuthenticationDisabled": "False"}, smtp=True, ews=False)
+    tally.add("b@contoso.example", {"EwsEnabled": 0}, smtp=False, ews=True)
+    tally.add("c@contoso.example", {"SmtpClientAuthenticationDisabled": False}, smtp=True, ews=False)
+    assert (tally.skipped, tally.smtp_checked, tally.smtp_enabled, tally.ews_checked) == (
+        2,
+        1,
+        ["c@contoso.example"],
+        0,
+    )
