@@ -4,10 +4,10 @@ A mail-client user agent is a person's mail app. A script's or HTTP library's ag
 Without either, one steady source network at a device's pace (a scan now and then, never a flood) is a
 printer or scanner, and anything else is an application or script. A shared or resource mailbox (its
 type read from Exchange) is its own kind whatever sends with it: nobody reads it, so its owner is told.
-Wrong passwords from spray sources,
-or from many networks, with no submission ever succeeding, are an attack. A success today means the
-sender stops at the switch-off; failures only mean it is broken already. Once its owner (or the person)
-was told, no basic submission for the quiet period means it was fixed. Pure: no I/O.
+Wrong passwords from spray sources, or from many networks, with no submission ever succeeding, are an
+attack. A success today means the sender stops at the switch-off; failures only mean it is broken already.
+Once its owner (or the person) was told, no basic submission for the quiet period means it was fixed.
+Pure: no I/O.
 """
 
 from __future__ import annotations

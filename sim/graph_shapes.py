@@ -186,14 +186,15 @@ def exchange_mailbox(person: dict[str, Any], name: str, kind: str = "UserMailbox
 
 
 def exchange_cas_mailbox(mailbox: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
-    """A Get-CASMailbox object: the mailbox's protocol switches, blank ($null) unless set on it."""
+    """A Get-CASMailbox object: SmtpClientAuthenticationDisabled blank ($null) and EwsEnabled true unless
+    set on the mailbox (Set-CASMailbox's documented defaults)."""
     return {
-        "Name": mailbox["Name"],
-        "Identity": mailbox["Identity"],
-        "PrimarySmtpAddress": mailbox["PrimarySmtpAddress"],
-        "ExternalDirectoryObjectId": mailbox["ExternalDirectoryObjectId"],
+        "Name": mailbox.get("Name"),
+        "Identity": mailbox.get("Identity"),
+        "PrimarySmtpAddress": mailbox.get("PrimarySmtpAddress"),
+        "ExternalDirectoryObjectId": mailbox.get("ExternalDirectoryObjectId"),
         "SmtpClientAuthenticationDisabled": settings.get("SmtpClientAuthenticationDisabled"),
-        "EwsEnabled": settings.get("EwsEnabled"),
+        "EwsEnabled": settings.get("EwsEnabled", True),
         "ImapEnabled": True,
         "PopEnabled": True,
         "ActiveSyncEnabled": True,

@@ -205,3 +205,22 @@ def test_the_first_run_is_the_baseline_and_a_fixed_sender_counts_as_fixed(
     assert len(row["Ids"]) < 32000
     sent = sorted(str(m["To"].addresses[0].addr_spec) for m in outbox_messages(sim.state.outbox))
     assert sent == ["dev@contoso.example", "dev@contoso.example", "facilities@contoso.example"], "a reminder to dev"
+
+
+def test_without_the_exchange_role_the_switches_finding_says_what_to_grant(
+    tenant_id: str, start_sim: StartSim, azurite: Azurite
+) -> None:
+    scenario = tenant(tenant_id)
+    scans = shared_mailbox(scenario, "scans")
+    smtp_signins(scenario, scans, NOW - timedelta(hours=1), 12)
+    scenario.faults["InvokeCommand"] = {"status": 403, "code": "Forbidden", "message": "Access denied"}
+    sim = start_sim(scenario)
+    env = sim_env(sim, azurite, LAM_SENDER_OWNERS="scans@contoso.example=it@contoso.example", **exchange(sim))
+    run(load_settings(env))
+
+    found = findings(env)
+    summary = str(found["exchange_switches"]["summary"])
+    assert summary.startswith("Switches not read: Exchange refused Get-TransportConfig (403)")
+    assert "View-Only Organization Management" in summary
+    assert "smtp_auth_org_switch" not in found, "nothing guessed"
+    assert list(mail_to(sim)) == ["it@contoso.example"], "the owner map still names who is told"
