@@ -50,6 +50,9 @@ class DeviceHarvest:
     devices: list[DeviceRecord] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     requests: int = 0
+    mailbox_types: dict[str, str] = field(default_factory=dict)
+    """User object id → RecipientTypeDetails, for mailboxes that are not a user's own (shared, room, ...):
+    read from the same Get-Mailbox list, so knowing them costs no request."""
 
 
 class ExchangeAdminClient:
@@ -115,6 +118,11 @@ async def collect_devices(
             for key in (mailbox.get("Identity"), mailbox.get("Name"), mailbox.get("UserPrincipalName")):
                 if object_id and isinstance(key, str) and key:
                     owners[key.casefold()] = object_id
+            kind, problem = mailbox_type(mailbox)
+            if problem:
+                harvest.skipped[problem] = harvest.skipped.get(problem, 0) + 1
+            elif kind != USER_MAILBOX:
+                harvest.mailbox_types[str(mailbox["ExternalDirectoryObjectId"]).lower()] = kind
         async for item in exo.run("Get-MobileDevice", {"ResultSize": "Unlimited"}):
             device, problem = parse_device(item, owners)
             if device is None:
@@ -132,6 +140,22 @@ async def _with_statistics(exo: ExchangeAdminClient, device: DeviceRecord, ident
         last = exchange_time(stats.get("LastSuccessSync")) or exchange_time(stats.get("LastSyncAttemptTime"))
         return replace(device, last_sync=last)
     return device
+
+
+USER_MAILBOX = "UserMailbox"
+_OBJECT_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_TYPE_NAME = re.compile(r"^[A-Za-z]{1,64}$")
+
+
+def mailbox_type(item: dict[str, Any]) -> tuple[str, str]:
+    """(RecipientTypeDetails, "") of one Get-Mailbox object, or ("", problem) when it cannot be trusted: no
+    Entra object id (an on-premises-only or broken object), or a type that is no Exchange type name."""
+    object_id, kind = item.get("ExternalDirectoryObjectId"), item.get("RecipientTypeDetails")
+    if not isinstance(object_id, str) or not _OBJECT_ID.match(object_id):
+        return "", "mailbox_without_object_id"
+    if not isinstance(kind, str) or not _TYPE_NAME.match(kind):
+        return "", "mailbox_type_unreadable"
+    return kind, ""
 
 
 def parse_device(item: dict[str, Any], owners: dict[str, str]) -> tuple[DeviceRecord | None, str]:

@@ -37,6 +37,55 @@ class DeviceFinding:
 
 
 @dataclass(frozen=True)
+class ExchangeSwitches:
+    """The Exchange switches for the protocols being retired, as the Exchange collector last read them.
+
+    None for a switch means Exchange returned it blank ($null: "not configured")."""
+
+    readable: bool
+    problem: str = ""
+    org_smtp_auth_disabled: bool | None = None
+    """Get-TransportConfig SmtpClientAuthenticationDisabled: the whole organization."""
+    org_ews_enabled: bool | None = None
+    """Get-OrganizationConfig EwsEnabled."""
+    senders_checked: int = 0
+    """SMTP AUTH sender accounts whose mailbox switches were read (Get-CASMailbox)."""
+    smtp_enabled: tuple[str, ...] = ()
+    """Sender accounts (UPNs, at most SWITCH_NAMES_KEPT) whose mailbox has SMTP AUTH explicitly enabled."""
+    smtp_enabled_count: int = 0
+    smtp_disabled_count: int = 0
+    """Sender accounts whose mailbox has SMTP AUTH explicitly disabled (they are refused already)."""
+    ews_checked: int = 0
+    """Accounts that signed in over EWS whose mailbox switches were read."""
+    ews_disabled_count: int = 0
+    """Of those, mailboxes with EWS turned off (Set-CASMailbox -EwsEnabled $false)."""
+    skipped: int = 0
+    """Mailboxes not read: not found, or an answer that could not be trusted."""
+    requests: int = 0
+    """Requests to Exchange's admin API this reading took."""
+
+
+SWITCH_NAMES_KEPT = 10
+"""Account names kept with the switches finding (the count is exact; the names are examples)."""
+
+
+@dataclass(frozen=True)
+class RetirementBaseline:
+    """Who would have stopped at each switch-off when the monitor first looked: the progress finding's start."""
+
+    first_run: datetime
+    accounts: dict[str, int]
+    """Retirement finding name → accounts affected on the first run (exact)."""
+    ids: dict[str, tuple[str, ...]]
+    """Retirement finding name → those accounts' user ids (at most BASELINE_IDS_KEPT each)."""
+
+
+BASELINE_IDS_KEPT = 300
+"""User ids kept per retirement in the baseline row: about 12,000 characters each, so the two retirements
+with a date fit in one property (at most 32,000 characters)."""
+
+
+@dataclass(frozen=True)
 class SenderSetup:
     """Who user emails come from, as configured (the sender-domain finding's input)."""
 
@@ -59,6 +108,8 @@ class TenantSnapshot:
     signin_logs_available: bool | None = None
     sender: SenderSetup | None = None
     """None when user emails are off."""
+    switches: ExchangeSwitches | None = None
+    baseline: RetirementBaseline | None = None
 
 
 @dataclass(frozen=True)

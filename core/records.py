@@ -218,6 +218,9 @@ class UserState:
     episode: int = 1
     """Which time this user is on legacy: 2 once they fixed it and went back. The notified counts restart
     with each episode and message ids carry it, so the second round is mailed afresh."""
+    mailbox_type: str = ""
+    """Exchange's RecipientTypeDetails of the account's mailbox, when the Exchange collector read one that is
+    not a user's own (SharedMailbox, RoomMailbox, EquipmentMailbox); "" otherwise."""
 
 
 def _add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:

@@ -26,6 +26,7 @@ from pipeline.cycle import FULL_CYCLE, StepFailedError, run_with_settings
 from pipeline.settings import load_settings
 from pipeline.wiring import StateTables
 from report.users import status_counts, user_rows
+from rules import senders
 from sim.demo_tenant import DOMAIN, EXCHANGE_WEB_SERVICES, build_demo_tenant
 from sim.scenario import Scenario
 
@@ -151,6 +152,10 @@ def check_against_truth(
             problems.append(f"user {user_id}: status {got}, expected {expected}")
     for user_id in states.keys() - scenario.expected.keys():
         problems.append(f"user {user_id} is tracked but has no legacy activity in the tenant")
+    for user_id, kind in scenario.sender_kinds.items():
+        got_kind = senders.kind_of(states[user_id].verdict) if user_id in states else None
+        if got_kind != kind:
+            problems.append(f"user {user_id}: sender kind {got_kind}, expected {kind}")
     for user_id, code in scenario.advice.items():
         if user_id in told_before:
             continue  # nothing left to advise until it sends with a password again

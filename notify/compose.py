@@ -134,10 +134,11 @@ def compose_sender_notice(
     first_sent: datetime | None = None,
 ) -> OutgoingEmail:
     """The message about an SMTP AUTH sender: to the person (``role`` "user") about their own mail app, or
-    to the owner or manager of a device's or an application's account, with the ways out for its kind."""
+    to the owner or manager of a device's, an application's or a shared mailbox's account, with the ways out
+    for what sends with it."""
     if not to.mail:
         raise ValueError(f"the recipient for {state.user_id} has no mailbox address; it cannot be mailed")
-    kind = senders.kind_of(state.verdict)
+    kind = senders.wording_kind(state.verdict)
     if kind not in ("person", "device", "application"):
         raise ValueError(f"user {state.user_id} is not an SMTP AUTH sender to mail about")
     retirement = protocols.SMTP_AUTH

@@ -30,6 +30,7 @@ from pipeline.credentials import acs_credential, async_credential, sync_credenti
 from pipeline.settings import Settings
 from rules.readiness import tenant_findings, tenant_findings_counted
 from rules.retirements import RECENT_DAYS, retirement_findings
+from rules.switches import switch_findings
 from store.checkpoints import CheckpointRepository
 from store.notifications import NotificationLedger
 from store.runs import RunRepository
@@ -63,6 +64,8 @@ class StateTables:
     """Who user emails come from (None when they are off): judged by the sender-domain finding."""
     watched: tuple[str, ...]
     """The watched legacy protocols: each with a switch-off date gets its readiness finding."""
+    exchange_on: bool
+    """The Exchange collector is on (LAM_COLLECT_DEVICES): the switch findings say so when it is not."""
 
     @classmethod
     def open(cls, settings: Settings, create: bool = False, connect_retries: int | None = None) -> StateTables:
@@ -83,6 +86,7 @@ class StateTables:
             ledger=NotificationLedger(service.get_table_client("notifications"), tid),
             mail_from=sender_setup(settings),
             watched=settings.legacy_protocols,
+            exchange_on=settings.collect_devices,
         )
 
     def findings(self, states: list[UserState] | None = None, legacy_active: int | None = None) -> list[Finding]:
@@ -90,11 +94,14 @@ class StateTables:
         count of legacy_active users (kept by the last collect run), no user is read."""
         snapshot = replace(self.tenant.snapshot(), sender=self.mail_from)
         now = utcnow()
+        switches = switch_findings(snapshot.switches, self.exchange_on, self.watched)
         if legacy_active is not None:  # the retirements need only the accounts that still succeed
             recent = self.users.succeeded_since(now - timedelta(days=RECENT_DAYS))
-            return tenant_findings_counted(snapshot, legacy_active) + retirement_findings(recent, now, self.watched)
+            retiring = retirement_findings(recent, now, self.watched, snapshot.baseline)
+            return tenant_findings_counted(snapshot, legacy_active) + retiring + switches
         states = self.users.query() if states is None else states
-        return tenant_findings(snapshot, states) + retirement_findings(states, now, self.watched)
+        retiring = retirement_findings(states, now, self.watched, snapshot.baseline)
+        return tenant_findings(snapshot, states) + retiring + switches
 
 
 def sender_setup(settings: Settings) -> SenderSetup | None:

@@ -6,7 +6,7 @@ The metadata lives beside each rule (``RULE = Rule(...)`` in its module) and bes
 
 from __future__ import annotations
 
-from rules import readiness, retirements, status
+from rules import readiness, retirements, status, switches
 from rules.rule import Reason, Rule
 
 RULES: tuple[Rule, ...] = (*status.RULES, readiness.RULE)
@@ -15,7 +15,7 @@ RULES: tuple[Rule, ...] = (*status.RULES, readiness.RULE)
 REASONS: dict[str, Reason] = {reason.code: reason for rule in RULES for reason in rule.reasons}
 """Reason and advice codes → their metadata."""
 
-FINDINGS: dict[str, Reason] = dict(readiness.CATALOG) | retirements.CATALOG
+FINDINGS: dict[str, Reason] = dict(readiness.CATALOG) | retirements.CATALOG | switches.CATALOG
 """Tenant finding ids → their metadata."""
 
 

@@ -27,18 +27,22 @@ def evaluate_user(
     config: RuleConfig,
     now: datetime,
     window_id: str = "",
+    mailbox_type: str | None = None,
 ) -> UserState | None:
     """Merge new evidence into a user and decide their status. Pure: no I/O.
 
     ``devices`` is this run's partnership list, or None when devices were not collected (the user then
-    keeps the devices stored with them). Only users with legacy evidence or partnerships are tracked."""
+    keeps the devices stored with them); ``mailbox_type`` likewise (None: Exchange not read this run). Only
+    users with legacy evidence or partnerships are tracked."""
     evidence = before.evidence.merged(new) if before and new else (before.evidence if before else new)
     user_devices = devices if devices is not None else (before.devices if before else ())
     if before is None and (evidence is None or evidence.last_legacy_at is None) and not user_devices:
         return None
     evidence = evidence or Evidence()
     user = user or (before.directory if before else None)
-    verdict = evaluate(evidence, user, config, now, user_devices, before.first_notified_at if before else None)
+    box = mailbox_type if mailbox_type is not None else (before.mailbox_type if before else "")
+    told = before.first_notified_at if before else None
+    verdict = evaluate(evidence, user, config, now, user_devices, told, box)
     keep_since = before is not None and before.verdict.status == verdict.status
     if before is not None and before.verdict.status == "remediated" and verdict.status == "legacy_active":
         # fixed once, back on legacy: a new round of messages, counted and verified afresh
@@ -58,6 +62,7 @@ def evaluate_user(
         devices=user_devices,
         applied_window=window_id if new is not None else (before.applied_window if before else ""),
         episode=before.episode if before else 1,
+        mailbox_type=box,
     )
 
 

@@ -38,3 +38,8 @@ SMTP_OAUTH = (
     "https://learn.microsoft.com/en-us/exchange/client-developer/legacy-protocols/"
     "how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth"
 )
+SMTP_AUTH_SWITCHES = (
+    "https://learn.microsoft.com/en-us/exchange/clients-and-mobile-in-exchange-online/"
+    "authenticated-client-smtp-submission"
+)
+"""Microsoft's "Enable or disable SMTP AUTH in Exchange Online": the organization switch and the per-mailbox one."""

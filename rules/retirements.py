@@ -3,7 +3,9 @@
 For each watched protocol with a switch-off date in the registry: the accounts that still succeeded with
 basic authentication over it in the last 30 days, the senders in them (one per source network: a scanner
 in each of three offices is three senders on one account), by kind, and how many of their owners were
-told. Pure: the states and today's date in, findings out.
+told; and, once a first run was recorded, the progress since: how many accounts would have stopped then,
+how many now, and how many of the first ones no longer send with basic authentication. Pure: the states,
+today's date and the first run's baseline in, findings out.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from core.findings import Finding
+from core.findings import BASELINE_IDS_KEPT, Finding, RetirementBaseline
 from core.records import OTHER, UserState
 from rules import links, protocols, senders
 from rules.rule import Reason
@@ -45,11 +47,10 @@ def finding_name(retirement: protocols.Retirement) -> str:
     return "retirement_" + retirement.client_app.casefold().replace(" ", "_")
 
 
-def retirement_findings(states: Iterable[UserState], now: datetime, watched: Iterable[str]) -> list[Finding]:
-    """One finding per watched protocol that has a switch-off date: ok when nothing would break."""
+def affected_accounts(states: Iterable[UserState], now: datetime, watched: Iterable[str]) -> dict[str, list[UserState]]:
+    """Finding name → the accounts that still succeeded with basic auth over it in the last RECENT_DAYS days,
+    for each watched protocol with a switch-off date."""
     wanted = [r for r in map(protocols.retirement_of, watched) if r is not None and r.deadline is not None]
-    if not wanted:
-        return []
     since = now - timedelta(days=RECENT_DAYS)
     accounts: dict[str, list[UserState]] = {finding_name(r): [] for r in wanted}
     for state in states:
@@ -60,10 +61,47 @@ def retirement_findings(states: Iterable[UserState], now: datetime, watched: Ite
         for retirement in wanted:
             if retirement.client_app.casefold() in seen:
                 accounts[finding_name(retirement)].append(state)
-    return [_finding(r, accounts[finding_name(r)], now) for r in wanted]
+    return accounts
 
 
-def _finding(retirement: protocols.Retirement, affected: list[UserState], now: datetime) -> Finding:
+def baseline_of(affected: dict[str, list[UserState]], now: datetime) -> RetirementBaseline:
+    """What the first run saw, to measure progress against: exact counts, the first ids of each."""
+    return RetirementBaseline(
+        first_run=now,
+        accounts={name: len(states) for name, states in affected.items()},
+        ids={name: tuple(sorted(s.user_id for s in states)[:BASELINE_IDS_KEPT]) for name, states in affected.items()},
+    )
+
+
+def retirement_findings(
+    states: Iterable[UserState], now: datetime, watched: Iterable[str], baseline: RetirementBaseline | None = None
+) -> list[Finding]:
+    """One finding per watched protocol that has a switch-off date: ok when nothing would break."""
+    watched = tuple(watched)
+    accounts = affected_accounts(states, now, watched)
+    return [
+        _finding(r, accounts[finding_name(r)], now, baseline)
+        for r in map(protocols.retirement_of, watched)
+        if r is not None and r.deadline is not None
+    ]
+
+
+def progress(name: str, affected: list[UserState], baseline: RetirementBaseline | None) -> str:
+    """ "Since the first run on 2026-11-20: 9 account(s) then, 4 now, 6 fixed." ("" before a first run)."""
+    if baseline is None or name not in baseline.accounts:
+        return ""
+    then, first = baseline.accounts[name], set(baseline.ids.get(name, ()))
+    fixed = len(first - {s.user_id for s in affected})
+    at_least = "at least " if then > len(first) else ""
+    return (
+        f" Since the first run on {baseline.first_run:%Y-%m-%d}: {then} account(s) then, {len(affected)} now, "
+        f"{at_least}{fixed} fixed."
+    )
+
+
+def _finding(
+    retirement: protocols.Retirement, affected: list[UserState], now: datetime, baseline: RetirementBaseline | None
+) -> Finding:
     name = finding_name(retirement)
     entry = CATALOG[name]
     assert retirement.deadline is not None
@@ -76,7 +114,7 @@ def _finding(retirement: protocols.Retirement, affected: list[UserState], now: d
         f"By {retirement.deadline_words} ({days} days left), {count} sender(s) in {len(affected)} account(s) "
         f"that {retirement.used_words or 'signed in over ' + retirement.client_app} in the last {RECENT_DAYS} "
         "days stop" + (f" ({by_kind}; {told} account(s) told so far)." if affected else ".")
-    )
+    ) + progress(name, affected, baseline)
     return Finding(
         name,
         not affected,

@@ -2,10 +2,12 @@
 
 A mail-client user agent is a person's mail app. A script's or HTTP library's agent is an application.
 Without either, one steady source network at a device's pace (a scan now and then, never a flood) is a
-printer or scanner, and anything else is an application or script. Wrong passwords from spray sources,
-or from many networks, with no submission ever succeeding, are an attack. A success today means the
-sender stops at the switch-off; failures only mean it is broken already. Once its owner (or the person)
-was told, no basic submission for the quiet period means it was fixed. Pure: no I/O.
+printer or scanner, and anything else is an application or script. A shared or resource mailbox (its
+type read from Exchange) is its own kind whatever sends with it: nobody reads it, so its owner is told.
+Wrong passwords from spray sources, or from many networks, with no submission ever succeeding, are an
+attack. A success today means the sender stops at the switch-off; failures only mean it is broken already.
+Once its owner (or the person) was told, no basic submission for the quiet period means it was fixed.
+Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ DEVICE_MAX_PER_HOUR = 20
 
 RULE = Rule(
     name="smtp_senders",
-    version="1",
-    summary="Basic SMTP AUTH senders by kind: a person's mail app, a device, an application, or an attack.",
+    version="2",
+    summary="Basic SMTP AUTH senders by kind: a person's mail app, a device, an application, a shared or "
+    "resource mailbox, or an attack.",
     reasons=(
         Reason(
             "smtp_basic_auth_succeeded",
@@ -68,6 +71,16 @@ RULE = Rule(
             "Its owner moves it to OAuth client credentials, Microsoft Graph sendMail or Azure Communication "
             "Services Email (the owner is emailed).",
             links.SMTP_OAUTH,
+        ),
+        Reason(
+            "smtp_sender_shared_mailbox",
+            "medium",
+            "A shared or resource mailbox sends with SMTP AUTH (Exchange's RecipientTypeDetails: SharedMailbox, "
+            "RoomMailbox, EquipmentMailbox, SchedulingMailbox): nobody reads it, so its owner is told, never the "
+            "mailbox.",
+            "Its owner moves whatever sends with it (usually a scanner or an application) to OAuth or another way "
+            "out (the owner is emailed).",
+            links.SMTP_DEVICE_OPTIONS,
         ),
         Reason(
             "smtp_password_spray",
@@ -121,6 +134,7 @@ KIND_CODES: dict[SenderKind, str] = {
     "person": "smtp_sender_mail_app",
     "device": "smtp_sender_device",
     "application": "smtp_sender_application",
+    "shared": "smtp_sender_shared_mailbox",
     "attack": "smtp_password_spray",
 }
 KIND_OF_CODE = {code: kind for kind, code in KIND_CODES.items()}
@@ -129,6 +143,14 @@ KIND_OF_CODE = {code: kind for kind, code in KIND_CODES.items()}
 def is_smtp_sender(evidence: Evidence) -> bool:
     """Evidence seen on SMTP AUTH alone: judged here. A phone also on EAS keeps the EAS rules."""
     return protocols.only_protocol(evidence.protocols, AUTHENTICATED_SMTP)
+
+
+SHARED_MAILBOX_TYPES = frozenset(
+    {"SharedMailbox", "RoomMailbox", "EquipmentMailbox", "LinkedRoomMailbox", "SchedulingMailbox"}
+)
+"""Exchange's RecipientTypeDetails of mailboxes nobody signs in to read as their own: shared, room, equipment
+and Bookings mailboxes (Get-Mailbox -RecipientTypeDetails, MicrosoftDocs/office-docs-powershell
+exchange/exchange-ps/exchange/Get-Mailbox.md lists the values Exchange Online uses)."""
 
 
 def sender_kind(evidence: Evidence, config: RuleConfig) -> SenderKind:
@@ -149,22 +171,28 @@ def sender_kind(evidence: Evidence, config: RuleConfig) -> SenderKind:
     return "application"
 
 
-def judge(evidence: Evidence, config: RuleConfig, now: datetime, told_at: datetime | None = None) -> Verdict:
+def judge(
+    evidence: Evidence, config: RuleConfig, now: datetime, told_at: datetime | None = None, mailbox_type: str = ""
+) -> Verdict:
     """The verdict of an SMTP AUTH-only account: stale, an attack (never mailed), fixed since its owner was
-    told (no basic success for the quiet period after), or a sender to fix."""
+    told (no basic success for the quiet period after), or a sender to fix. A shared or resource mailbox keeps
+    what the evidence says sends with it as a second code (the email's wording), after its own."""
     if staleness.is_stale(evidence, config.stale_days, now):
         return Verdict("stale", ("no_legacy_signin_in_stale_window",))
-    kind = sender_kind(evidence, config)
-    if kind == "attack":
-        return Verdict("attack_suspected", (KIND_CODES[kind],))
+    seen = sender_kind(evidence, config)
+    if seen == "attack":
+        return Verdict("attack_suspected", (KIND_CODES[seen],))
+    shared = mailbox_type in SHARED_MAILBOX_TYPES
+    kind: SenderKind = "shared" if shared else seen
+    codes = (KIND_CODES["shared"], KIND_CODES[seen]) if shared else (KIND_CODES[seen],)
     # the last basic success (rows stored before it was kept: the last attempt); a failing one: any attempt
     last = (evidence.last_success_at or evidence.last_legacy_at) if evidence.legacy_success else evidence.last_legacy_at
     if told_at is not None and last is not None and last < told_at:
         if now - told_at >= timedelta(hours=config.remediation_quiet_hours):
-            return Verdict("remediated", ("smtp_no_basic_auth_since_told", KIND_CODES[kind]))
-        return Verdict("pending_verification", ("smtp_quiet_period_running", KIND_CODES[kind]))
+            return Verdict("remediated", ("smtp_no_basic_auth_since_told", *codes))
+        return Verdict("pending_verification", ("smtp_quiet_period_running", *codes))
     outcome = "smtp_basic_auth_succeeded" if evidence.legacy_success else "smtp_basic_auth_failing"
-    return Verdict("legacy_active", (outcome, KIND_CODES[kind]), protocols.SMTP_AUTH.advice.get(kind, ()))
+    return Verdict("legacy_active", (outcome, *codes), protocols.SMTP_AUTH.advice.get(kind, ()))
 
 
 def kind_of(verdict: Verdict) -> SenderKind | None:
@@ -173,3 +201,12 @@ def kind_of(verdict: Verdict) -> SenderKind | None:
         if code in KIND_OF_CODE:
             return KIND_OF_CODE[code]
     return None
+
+
+def wording_kind(verdict: Verdict) -> SenderKind | None:
+    """What the owner's email describes as sending: for a shared mailbox, what its evidence shows (a device,
+    else an application: a mail app on a mailbox nobody owns personally is no person's own app)."""
+    kind = kind_of(verdict)
+    if kind != "shared":
+        return kind
+    return "device" if KIND_CODES["device"] in verdict.reasons else "application"

@@ -40,13 +40,15 @@ def evaluate(
     now: datetime,
     partnerships: tuple[DeviceRecord, ...] = (),
     told_at: datetime | None = None,
+    mailbox_type: str = "",
 ) -> Verdict:
-    """``told_at``: when the user (or an SMTP AUTH sender's owner) was first emailed, if ever."""
+    """``told_at``: when the user (or an SMTP AUTH sender's owner) was first emailed, if ever;
+    ``mailbox_type``: Exchange's RecipientTypeDetails of a shared or resource mailbox ("" if not known)."""
     excluded = exclusion.exclusion_reasons(user, evidence, config)
     if excluded:
         return Verdict("excluded", excluded)
     if senders.is_smtp_sender(evidence) and not partnerships:
-        return senders.judge(evidence, config, now, told_at)
+        return senders.judge(evidence, config, now, told_at, mailbox_type)
     last_apple, last_legacy = evidence.last_apple_at, evidence.last_legacy_at
     fixed_at = last_apple if last_apple and (last_legacy is None or last_apple > last_legacy) else None
     still_legacy = devices.legacy_devices(partnerships, config.stale_days, now, fixed_at)

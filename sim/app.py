@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sim import acs_auth
 from sim.generated import GeneratedTenant, Sequence, iso_millis
+from sim.graph_shapes import exchange_cas_mailbox
 from sim.mailbox import deliver
 from sim.odata import FilterError, in_values, parse_filter, time_bounds
 from sim.scenario import Scenario
@@ -262,7 +263,8 @@ def build_app(state: SimState) -> ASGIApp:
         return _json({"id": operation_id, "status": status})
 
     async def invoke_command(request: Request) -> Response:
-        """Exchange Online's admin API: Get-Mailbox, Get-MobileDevice, Get-MobileDeviceStatistics."""
+        """Exchange Online's admin API: Get-Mailbox, Get-MobileDevice, Get-MobileDeviceStatistics, Get-CASMailbox,
+        Get-TransportConfig, Get-OrganizationConfig."""
         try:
             cmdlet = orjson.loads(await request.body())["CmdletInput"]
             name, params = cmdlet["CmdletName"], cmdlet.get("Parameters") or {}
@@ -292,6 +294,19 @@ def build_app(state: SimState) -> ASGIApp:
             found = index.by_identity.get(str(params.get("Identity", "")).casefold())
             fields = ("Guid", "Identity", "DeviceType", "LastSuccessSync", "LastSyncAttemptTime", "Status")
             items = [{k: found.get(k) for k in fields}] if found else []
+        elif name == "Get-CASMailbox":
+            box = index.mailboxes.get(str(params.get("Identity", "")).casefold())
+            if box is None:
+                message = (
+                    f"The operation couldn't be performed because object '{params.get('Identity')}' couldn't be found"
+                )
+                return _json({"error": {"code": "NotFound", "message": message}}, 404)
+            settings = state.scenario.cas.get(str(box.get("UserPrincipalName", "")).casefold(), {})
+            items = [exchange_cas_mailbox(box, settings)]
+        elif name == "Get-TransportConfig":
+            items = [dict(state.scenario.transport_config)]
+        elif name == "Get-OrganizationConfig":
+            items = [dict(state.scenario.organization_config)]
         else:
             return _json({"error": {"code": "BadRequest", "message": f"cmdlet {name} is not available"}}, 400)
         size = 1000

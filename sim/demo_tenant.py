@@ -168,7 +168,7 @@ def build_demo_tenant(now: datetime, seed: int = 20261122, consented: bool = Tru
 SMTP_SENDERS: list[tuple[str, str, str]] = [
     # (account alias, what sends with it, who must be told: "map" owner, "manager", "self" or "" for nobody)
     ("scanner.floor2", "device", "map"),  # a multifunction printer's scan to email
-    ("scans.shared", "device", "map"),  # a shared mailbox a scanner sends as: its owner, never the mailbox
+    ("scans.shared", "shared", "map"),  # a shared mailbox (Exchange says so) a scanner sends as: its owner
     ("printer.lab", "device", "manager"),
     ("invoicing", "application", "manager"),  # a line-of-business app: invoices in bulk
     ("alerts", "application", ""),  # a monitoring script, nobody mapped, no manager: the digest lists it
@@ -177,10 +177,14 @@ SMTP_SENDERS: list[tuple[str, str, str]] = [
 SMTP_SPRAY_SOURCE = "203.0.113.99"
 SMTP_ADVICE = {
     "device": "smtp_device_ways_out",
+    "shared": "smtp_device_ways_out",
     "application": "smtp_app_ways_out",
     "person": "smtp_person_modern_auth",
 }
 """The advice each kind's email needs: the demo's check that each sender was judged the right kind."""
+SMTP_EXPLICITLY_ENABLED = "scanner.floor2"
+"""A sender whose mailbox has SMTP AUTH switched on by hand (Set-CASMailbox -SmtpClientAuthenticationDisabled
+$false): the switch finding names it. The organization keeps SMTP AUTH on (the default before 2020)."""
 
 
 def _smtp_senders(rng: random.Random, scenario: Scenario, now: datetime, index: int, consented: bool) -> None:
@@ -192,7 +196,11 @@ def _smtp_senders(rng: random.Random, scenario: Scenario, now: datetime, index: 
         owner = _person(rng, index + 1 + 2 * n, "bystander")
         scenario.users += [sender, owner]
         ip = f"198.51.100.{200 + n}"
-        if kind == "device":  # a scan every few hours from the office network, no agent
+        mailbox_kind = "SharedMailbox" if kind == "shared" else "UserMailbox"
+        scenario.mailboxes.append(exchange_mailbox(sender, alias.replace(".", ""), mailbox_kind))
+        if alias == SMTP_EXPLICITLY_ENABLED:
+            scenario.cas[sender["userPrincipalName"].casefold()] = {"SmtpClientAuthenticationDisabled": False}
+        if kind in ("device", "shared"):  # a scan every few hours from the office network, no agent
             times = [now - timedelta(hours=1 + 5 * i) for i in range(20)]
         elif kind == "application":  # bursts: sixty messages in half an hour, every day
             times = [now - timedelta(days=d, seconds=30 * (2 + m)) for d in range(5) for m in range(60)]
@@ -205,6 +213,7 @@ def _smtp_senders(rng: random.Random, scenario: Scenario, now: datetime, index: 
         ]
         scenario.expected[sender["id"]] = "legacy_active"
         scenario.advice[sender["id"]] = SMTP_ADVICE[kind]
+        scenario.sender_kinds[sender["id"]] = kind
         if told == "map":
             scenario.owners[sender["userPrincipalName"]] = owner["mail"]
         elif told == "manager":
@@ -231,6 +240,7 @@ def _smtp_senders(rng: random.Random, scenario: Scenario, now: datetime, index: 
             for k in range(2)
         ]
         scenario.expected[victim["id"]] = "attack_suspected"
+        scenario.sender_kinds[victim["id"]] = "attack"
 
 
 PRE_IOS12 = datetime(2016, 9, 20, tzinfo=UTC)

@@ -172,8 +172,8 @@ def legacy_block_policy(name: str, state: str = "enabled") -> dict[str, Any]:
     }
 
 
-def exchange_mailbox(person: dict[str, Any], name: str) -> dict[str, Any]:
-    """A Get-Mailbox object as Exchange Online's admin API returns it."""
+def exchange_mailbox(person: dict[str, Any], name: str, kind: str = "UserMailbox") -> dict[str, Any]:
+    """A Get-Mailbox object as Exchange Online's admin API returns it (``kind``: its RecipientTypeDetails)."""
     return {
         "Name": name,
         "Identity": name,
@@ -181,7 +181,23 @@ def exchange_mailbox(person: dict[str, Any], name: str) -> dict[str, Any]:
         "UserPrincipalName": person["userPrincipalName"],
         "PrimarySmtpAddress": person.get("mail") or person["userPrincipalName"],
         "ExternalDirectoryObjectId": person["id"],
-        "RecipientTypeDetails": "UserMailbox",
+        "RecipientTypeDetails": kind,
+    }
+
+
+def exchange_cas_mailbox(mailbox: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """A Get-CASMailbox object: SmtpClientAuthenticationDisabled blank ($null) and EwsEnabled true unless
+    set on the mailbox (Set-CASMailbox's documented defaults)."""
+    return {
+        "Name": mailbox.get("Name"),
+        "Identity": mailbox.get("Identity"),
+        "PrimarySmtpAddress": mailbox.get("PrimarySmtpAddress"),
+        "ExternalDirectoryObjectId": mailbox.get("ExternalDirectoryObjectId"),
+        "SmtpClientAuthenticationDisabled": settings.get("SmtpClientAuthenticationDisabled"),
+        "EwsEnabled": settings.get("EwsEnabled", True),
+        "ImapEnabled": True,
+        "PopEnabled": True,
+        "ActiveSyncEnabled": True,
     }
 
 

@@ -28,6 +28,8 @@ class Scenario:
     managers: dict[str, str] = field(default_factory=dict)
     mail_to: dict[str, str] = field(default_factory=dict)
     """Ground truth for SMTP AUTH senders: user id → the address a correct monitor mails ("" for nobody)."""
+    sender_kinds: dict[str, str] = field(default_factory=dict)
+    """Ground truth for SMTP AUTH accounts: user id → the sender kind a correct monitor names."""
     owners: dict[str, str] = field(default_factory=dict)
     """The admin's owner map for the demo (LAM_SENDER_OWNERS): sender UPN → owner address."""
     """Entra ID's manager of a user: user id → the manager's user id (served at users/{id}/manager)."""
@@ -35,6 +37,13 @@ class Scenario:
     """Get-Mailbox objects (Exchange's field names), for the device collector's owner lookup."""
     devices: list[dict[str, Any]] = field(default_factory=list)
     """Get-MobileDevice objects; LastSuccessSync, when present, is served by Get-MobileDeviceStatistics."""
+    transport_config: dict[str, Any] = field(default_factory=lambda: {"SmtpClientAuthenticationDisabled": False})
+    """Get-TransportConfig: SMTP AUTH on for the organization (the default of tenants made before 2020)."""
+    organization_config: dict[str, Any] = field(default_factory=lambda: {"EwsEnabled": None})
+    """Get-OrganizationConfig: EwsEnabled not configured ($null)."""
+    cas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Get-CASMailbox settings set on a mailbox (casefolded UPN → {"SmtpClientAuthenticationDisabled": False});
+    a mailbox not listed has them blank ($null: it follows the organization)."""
     mailed: set[str] = field(default_factory=set)
     """Ground truth: the user ids a correct monitor emails (its first message)."""
     advice: dict[str, str] = field(default_factory=dict)

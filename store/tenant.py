@@ -9,7 +9,7 @@ import orjson
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from core.findings import AttackFinding, DeviceFinding, TenantSnapshot
+from core.findings import AttackFinding, DeviceFinding, ExchangeSwitches, RetirementBaseline, TenantSnapshot
 from core.records import AppleAppStatus, ConsentPolicy, LegacyBlockPolicy
 from store.tables import utc_datetime
 
@@ -19,6 +19,8 @@ LEGACY_BLOCK_ROW = "ca_legacy_block"
 ATTACK_ROW = "attack"
 DEVICES_ROW = "device_partnerships"
 SIGNIN_LOGS_ROW = "signin_logs"
+SWITCHES_ROW = "exchange_switches"
+BASELINE_ROW = "retirement_baseline"
 _SYSTEM = {"PartitionKey", "RowKey", "Timestamp", "etag", "ChangedAt"}
 
 
@@ -168,6 +170,69 @@ class TenantRepository:
             now,
         )
 
+    def load_switches(self) -> ExchangeSwitches | None:
+        row = self._load(SWITCHES_ROW)
+        if row is None:
+            return None
+        return ExchangeSwitches(
+            readable=bool(row.get("Readable")),
+            problem=row.get("Problem") or "",
+            org_smtp_auth_disabled=_flag(row.get("OrgSmtpAuthDisabled")),
+            org_ews_enabled=_flag(row.get("OrgEwsEnabled")),
+            senders_checked=int(row.get("SendersChecked") or 0),
+            smtp_enabled=tuple(orjson.loads(row.get("SmtpEnabled") or "[]")),
+            smtp_enabled_count=int(row.get("SmtpEnabledCount") or 0),
+            smtp_disabled_count=int(row.get("SmtpDisabledCount") or 0),
+            ews_checked=int(row.get("EwsChecked") or 0),
+            ews_disabled_count=int(row.get("EwsDisabledCount") or 0),
+            skipped=int(row.get("Skipped") or 0),
+        )
+
+    def save_switches(self, switches: ExchangeSwitches, now: datetime) -> bool:
+        return self._save(
+            SWITCHES_ROW,
+            {
+                "Readable": switches.readable,
+                "Problem": switches.problem,
+                "OrgSmtpAuthDisabled": _flag_text(switches.org_smtp_auth_disabled),
+                "OrgEwsEnabled": _flag_text(switches.org_ews_enabled),
+                "SendersChecked": switches.senders_checked,
+                "SmtpEnabled": orjson.dumps(list(switches.smtp_enabled)).decode(),
+                "SmtpEnabledCount": switches.smtp_enabled_count,
+                "SmtpDisabledCount": switches.smtp_disabled_count,
+                "EwsChecked": switches.ews_checked,
+                "EwsDisabledCount": switches.ews_disabled_count,
+                "Skipped": switches.skipped,
+            },
+            now,
+        )
+
+    def load_baseline(self) -> RetirementBaseline | None:
+        row = self._load(BASELINE_ROW)
+        first = utc_datetime(row.get("FirstRun")) if row else None
+        if row is None or first is None:
+            return None
+        ids = orjson.loads(row.get("Ids") or "{}")
+        return RetirementBaseline(
+            first_run=first,
+            accounts={str(k): int(v) for k, v in orjson.loads(row.get("Accounts") or "{}").items()},
+            ids={str(k): tuple(str(i) for i in v) for k, v in ids.items() if isinstance(v, list)},
+        )
+
+    def save_baseline_once(self, baseline: RetirementBaseline, now: datetime) -> bool:
+        """The first run's baseline is written once and never replaced: progress is measured from it."""
+        if self._load(BASELINE_ROW) is not None:
+            return False
+        return self._save(
+            BASELINE_ROW,
+            {
+                "FirstRun": baseline.first_run,
+                "Accounts": orjson.dumps(baseline.accounts).decode(),
+                "Ids": orjson.dumps({k: list(v) for k, v in baseline.ids.items()}).decode(),
+            },
+            now,
+        )
+
     def save_signin_logs(self, available: bool, now: datetime) -> bool:
         return self._save(SIGNIN_LOGS_ROW, {"Available": available}, now)
 
@@ -184,4 +249,15 @@ class TenantRepository:
             attack=self.load_attack(),
             devices=self.load_device_finding(),
             signin_logs_available=self.signin_logs_available(),
+            switches=self.load_switches(),
+            baseline=self.load_baseline(),
         )
+
+
+def _flag_text(value: bool | None) -> str:
+    """A switch that may be blank ($null), kept as "true", "false" or ""."""
+    return "" if value is None else str(value).lower()
+
+
+def _flag(value: object) -> bool | None:
+    return {"true": True, "false": False}.get(str(value or ""))

@@ -161,6 +161,7 @@ def _entity(tenant_id: str, state: UserState) -> dict[str, Any]:
         "Devices": _devices_json(state.devices),
         "Window": state.applied_window,
         "Episode": state.episode,
+        "MailboxType": state.mailbox_type,
     }
 
 
@@ -273,6 +274,7 @@ def from_entity(row: Mapping[str, Any]) -> UserState:
         devices=_devices(row["RowKey"], row.get("Devices")),
         applied_window=row.get("Window") or "",
         episode=_episode(row.get("Episode")),
+        mailbox_type=row.get("MailboxType") or "",
     )
 
 

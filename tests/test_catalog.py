@@ -51,6 +51,7 @@ from rules import (
     senders,
     staleness,
     status,
+    switches,
 )
 from rules.rule import Reason, Rule
 from rules.user_agent import parse_user_agent
@@ -146,6 +147,8 @@ class Case:
     devices: tuple[DeviceRecord, ...]
     told: datetime | None = None
     """When the user (or an SMTP AUTH sender's owner) was first emailed."""
+    mailbox_type: str = ""
+    """Exchange's RecipientTypeDetails of the account's mailbox, when not a user's own."""
 
 
 def make_evidence(
@@ -305,7 +308,8 @@ def smtp_cases() -> Iterator[Case]:
                 protocol="Authenticated SMTP",
                 hours=hours,
             )
-            yield Case(evidence, ALICE, CONFIG, (), told)
+            for box in ("", "SharedMailbox", "RoomMailbox"):
+                yield Case(evidence, ALICE, CONFIG, (), told, box)
 
 
 def all_cases() -> Iterator[Case]:
@@ -337,7 +341,7 @@ def run_rules(cases: Iterator[Case]) -> Emitted:
             by_rule[exclusion.RULE.name], exclusion.exclusion_reasons(case.user, case.evidence, case.config), case
         )
         if senders.is_smtp_sender(case.evidence):
-            sent = senders.judge(case.evidence, case.config, NOW, case.told)  # stale: staleness's code
+            sent = senders.judge(case.evidence, case.config, NOW, case.told, case.mailbox_type)  # stale: staleness's
             by = staleness.RULE.name if sent.status == "stale" else senders.RULE.name
             seen.record(by_rule[by], sent.reasons, case)
         elif case.evidence.legacy_total:
@@ -348,7 +352,9 @@ def run_rules(cases: Iterator[Case]) -> Emitted:
             seen.record(by_rule[devices.RULE.name], judged.reasons, case)
         for agent in (case.evidence.user_agent, *(d.user_agent for d in case.devices)):
             seen.record(by_rule[advice.RULE.name], advice.advice_for(parse_user_agent(agent)), case)
-        verdict = status.evaluate(case.evidence, case.user, case.config, NOW, case.devices, case.told)
+        verdict = status.evaluate(
+            case.evidence, case.user, case.config, NOW, case.devices, case.told, case.mailbox_type
+        )
         seen.record(seen.by_status.setdefault(verdict.status, {}), verdict.reasons, case)
         seen.record(seen.advice, verdict.advice, case)
     return seen
@@ -447,7 +453,7 @@ def test_the_golden_corpus_emits_only_declared_codes() -> None:
 def all_entries() -> list[tuple[str, Reason]]:
     """Every declared reason and advice code (by rule name), then every tenant finding."""
     return [(rule.name, reason) for rule in catalog.RULES for reason in rule.reasons] + [
-        ("tenant finding", entry) for entry in (*readiness.FINDINGS, *retirements.FINDINGS)
+        ("tenant finding", entry) for entry in (*readiness.FINDINGS, *retirements.FINDINGS, *switches.FINDINGS)
     ]
 
 
@@ -472,7 +478,8 @@ def test_rules_expose_their_codes_and_the_catalog_gathers_them() -> None:
         assert all(rule.reason(code).code == code for code in rule.codes)
         assert all(catalog.rule_of(code) is rule for code in rule.codes)
         assert all(catalog.REASONS[code] is rule.reason(code) for code in rule.codes)
-    assert set(catalog.FINDINGS) == {entry.code for entry in (*readiness.FINDINGS, *retirements.FINDINGS)}
+    tenant = (*readiness.FINDINGS, *retirements.FINDINGS, *switches.FINDINGS)
+    assert set(catalog.FINDINGS) == {entry.code for entry in tenant}
     assert sum(len(rule.reasons) for rule in catalog.RULES) == len(catalog.REASONS)
 
 

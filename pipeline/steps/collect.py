@@ -12,21 +12,25 @@ import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from collectors.devices import DeviceCollectorError, DeviceHarvest, collect_devices, exchange_token
 from collectors.graph import GraphError
+from collectors.switches import read_switches
 from core.clock import utcnow
+from core.constants import EXCHANGE_WEB_SERVICES
 from core.findings import DeviceFinding
 from core.ingest import Checkpoint, IngestWindow
-from core.records import DeviceRecord
+from core.records import DeviceRecord, UserState
 from core.runs import CollectFigures, GraphCost, RunRecord, StatusCounts, StepError, StepResult
 from pipeline.credentials import async_credential
 from pipeline.steps.evaluate import EvaluationSummary, evaluate_users
 from pipeline.steps.ingest import APPLE_STREAM, LEGACY_STREAM, STREAMS, WindowReader, open_window
 from pipeline.wiring import Services, exchange_target, recorded, retry_policy
 from rules.devices import devices_by_user, partnership_finding
+from rules.protocols import BY_CLIENT_APP, SMTP_AUTH
 from rules.readiness import SIGNIN_LOGS_FINDING
+from rules.retirements import RECENT_DAYS, affected_accounts, baseline_of, finding_name
 from rules.spray import attack_finding, merge_attack
 from store.staging import drop_leftovers
 
@@ -70,6 +74,8 @@ class Judgement:
     leftovers_dropped: int = 0
     window_open: bool = False
     """The window needs more runs: users were judged on what earlier windows brought."""
+    switch_requests: int = 0
+    """Exchange admin API requests that read the switches (beside the device harvest's)."""
 
 
 async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) -> RunRecord:
@@ -126,20 +132,23 @@ async def _judge_and_close(
 ) -> Judgement:
     """Apply the window to every tracked user, close it, and keep the attack finding up to date."""
     window = reader.window
-    harvest, writes, devices = None, 0, None
+    harvest, writes, devices, token = None, 0, None, None
     if svc.settings.collect_devices:
-        harvest, writes, devices = await _devices_for(svc, stamp)
+        token = await exchange_token(async_credential(svc.settings))
+        harvest, writes, devices = await _devices_for(svc, stamp, token)
     staging = reader.staging if window.segments else None
+    types = harvest.mailbox_types if harvest is not None else None
     summary = await evaluate_users(
-        svc, stamp, window.window_id, staging, window.segments, reader.spray.sources, devices
+        svc, stamp, window.window_id, staging, window.segments, reader.spray.sources, devices, types
     )
     closed, leftovers = _close_window(svc, reader, streams, stamp)
-    writes += closed
+    readiness_writes, switch_requests = await _readiness(svc, stamp, token)
+    writes += closed + readiness_writes
     finding = attack_finding(reader.spray, summary.victims_by_source, summary.victim_accounts)
     if finding is not None:
         merged = merge_attack(svc.tenant.load_attack(), finding, summary.statuses["attack_suspected"])
         writes += svc.tenant.save_attack(merged, stamp)
-    return Judgement(summary, writes, harvest, leftovers)
+    return Judgement(summary, writes, harvest, leftovers, switch_requests=switch_requests)
 
 
 def _close_window(
@@ -209,7 +218,7 @@ def _with_judgement(read: StepResult, judged: Judgement, writes: int, message: s
         window_open=judged.window_open,
         evaluate_ms=evaluate_ms,
         modern_only_users=summary.modern_only_users,
-        exchange_requests=harvest.requests if harvest is not None else 0,
+        exchange_requests=(harvest.requests if harvest is not None else 0) + judged.switch_requests,
         staging_leftovers_dropped=judged.leftovers_dropped,
         noted=dict(noted),
     )
@@ -224,14 +233,34 @@ def _with_judgement(read: StepResult, judged: Judgement, writes: int, message: s
     )
 
 
+async def _readiness(svc: Services, stamp: datetime, token: str | None) -> tuple[int, int]:
+    """What the readiness findings need beyond the users: the first run's baseline (written once) and, with
+    the Exchange collector on, the switches of the organization and of the senders' mailboxes. Returns the
+    writes and the Exchange requests."""
+    recent = await asyncio.to_thread(svc.users.succeeded_since, stamp - timedelta(days=RECENT_DAYS))
+    affected = affected_accounts(recent, stamp, svc.settings.legacy_protocols)
+    writes = int(await asyncio.to_thread(svc.tenant.save_baseline_once, baseline_of(affected, stamp), stamp))
+    if svc.settings.collect_devices:
+        ews_retirement = BY_CLIENT_APP[EXCHANGE_WEB_SERVICES.casefold()]
+        smtp, ews = (_upns(affected.get(finding_name(r), [])) for r in (SMTP_AUTH, ews_retirement))
+        target, retry = exchange_target(svc.settings), retry_policy(svc.settings)
+        switches = await read_switches(target, token, smtp, ews, retry)
+        writes += int(await asyncio.to_thread(svc.tenant.save_switches, switches, stamp))
+        return writes, switches.requests
+    return writes, 0
+
+
+def _upns(states: list[UserState]) -> list[str]:
+    return [s.directory.upn if s.directory else s.evidence.upn for s in states]
+
+
 async def _devices_for(
-    svc: Services, stamp: datetime
+    svc: Services, stamp: datetime, token: str | None
 ) -> tuple[DeviceHarvest | None, int, dict[str, tuple[DeviceRecord, ...]] | None]:
     """The harvest, the tenant-row writes, and partnerships by user for users with a device that could be
     legacy; None when Exchange refused (the stored device lists are then kept, and the admin finding
     says what to grant)."""
     try:
-        token = await exchange_token(async_credential(svc.settings))
         harvest = await collect_devices(exchange_target(svc.settings), token, retry_policy(svc.settings))
     except DeviceCollectorError as exc:
         return None, svc.tenant.save_device_finding(DeviceFinding(readable=False, problem=exc.finding), stamp), None

@@ -49,8 +49,10 @@ async def evaluate_users(
     segments: list[str] | None = None,
     spray_sources: Collection[str] = (),
     devices: dict[str, tuple[DeviceRecord, ...]] | None = None,
+    mailbox_types: dict[str, str] | None = None,
 ) -> EvaluationSummary:
-    """Apply the window's committed deltas (if any) and judge every tracked user; write what changed."""
+    """Apply the window's committed deltas (if any) and judge every tracked user; write what changed.
+    ``mailbox_types``: shared and resource mailboxes by user id, None when Exchange was not read."""
     summary = EvaluationSummary()
     staged = staging.committed(segments or [], CHUNK_USERS) if staging is not None else iter(())
     joined = join_by_user(svc.users.iter_all(CHUNK_USERS), staged, devices)
@@ -69,8 +71,9 @@ async def evaluate_users(
         for (user_id, before, _, devs), new in zip(chunk, news, strict=True):
             if before is None and new is not None and new.last_legacy_at is None and not devs:
                 summary.modern_only_users += 1
+            box = mailbox_types.get(user_id, "") if mailbox_types is not None else None
             state = evaluate_user(
-                user_id, before, new, directory.get(user_id), devs, svc.settings.rules, now, window_id
+                user_id, before, new, directory.get(user_id), devs, svc.settings.rules, now, window_id, box
             )
             if state is None:
                 continue
