@@ -38,3 +38,5 @@ SMTP_OAUTH = (
     "https://learn.microsoft.com/en-us/exchange/client-developer/legacy-protocols/"
     "how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth"
 )
+EWS_TO_GRAPH = "https://learn.microsoft.com/en-us/graph/migrate-exchange-web-services-api-mapping"
+"""Microsoft Learn: which Microsoft Graph API replaces each EWS operation (the way out of EWS)."""

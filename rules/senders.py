@@ -1,4 +1,5 @@
 """Who sends with basic SMTP AUTH, judged from the evidence: a person, a device, an application, an attack.
+The same evidence judges the devices and applications on IMAP4, POP3 and EWS (rules/mailbox_clients.py).
 
 A mail-client user agent is a person's mail app. A script's or HTTP library's agent is an application.
 Without either, one steady source network at a device's pace (a scan now and then, never a flood) is a
@@ -15,8 +16,8 @@ from datetime import datetime, timedelta
 from core.config import RuleConfig
 from core.constants import AUTHENTICATED_SMTP
 from core.records import OTHER, Evidence, Verdict
-from rules import links, protocols, staleness
-from rules.protocols import SenderKind
+from rules import links, mailbox_clients, protocols, staleness
+from rules.protocols import Retirement, SenderKind
 from rules.rule import Reason, Rule
 from rules.signals import NO_AGENT, SCRIPT_BROWSERS, is_mail_client
 
@@ -25,7 +26,7 @@ DEVICE_MAX_PER_HOUR = 20
 
 RULE = Rule(
     name="smtp_senders",
-    version="1",
+    version="2",
     summary="Basic SMTP AUTH senders by kind: a person's mail app, a device, an application, or an attack.",
     reasons=(
         Reason(
@@ -123,7 +124,7 @@ KIND_CODES: dict[SenderKind, str] = {
     "application": "smtp_sender_application",
     "attack": "smtp_password_spray",
 }
-KIND_OF_CODE = {code: kind for kind, code in KIND_CODES.items()}
+KIND_OF_CODE = {code: kind for kind, code in KIND_CODES.items()} | mailbox_clients.KIND_OF_CODE
 
 
 def is_smtp_sender(evidence: Evidence) -> bool:
@@ -149,26 +150,65 @@ def sender_kind(evidence: Evidence, config: RuleConfig) -> SenderKind:
     return "application"
 
 
-def judge(evidence: Evidence, config: RuleConfig, now: datetime, told_at: datetime | None = None) -> Verdict:
-    """The verdict of an SMTP AUTH-only account: stale, an attack (never mailed), fixed since its owner was
-    told (no basic success for the quiet period after), or a sender to fix."""
+def sender_protocol(evidence: Evidence) -> Retirement | None:
+    """The protocol an account is judged on as a sender: SMTP AUTH, IMAP4, POP3 or EWS, seen alone. An account
+    also seen on another protocol (a phone on EAS) keeps the EAS rules."""
+    seen = [key for key, count in evidence.protocols.items() if count]
+    if len(seen) != 1:
+        return None
+    key = seen[0].strip().casefold()
+    if key != AUTHENTICATED_SMTP.casefold() and key not in mailbox_clients.PROTOCOLS:
+        return None
+    return protocols.retirement_of(key)
+
+
+def judged_here(evidence: Evidence, config: RuleConfig) -> Retirement | None:
+    """The protocol this module judges the account on, or None: every SMTP AUTH-only account; on IMAP4, POP3
+    or EWS only a device or an application (a person's mail app keeps its device-aware steps, and an attack
+    the spray rules)."""
+    entry = sender_protocol(evidence)
+    if entry is None or entry is protocols.SMTP_AUTH:
+        return entry
+    return entry if mailbox_clients.kind_here(entry.client_app, sender_kind(evidence, config)) else None
+
+
+def judge(
+    evidence: Evidence,
+    config: RuleConfig,
+    now: datetime,
+    told_at: datetime | None = None,
+    entry: Retirement = protocols.SMTP_AUTH,
+) -> Verdict:
+    """The verdict of an account judged as a sender on ``entry``'s protocol: stale, an attack (never mailed),
+    fixed since its owner was told (no basic success for the quiet period after), or a sender to fix."""
     if staleness.is_stale(evidence, config.stale_days, now):
         return Verdict("stale", ("no_legacy_signin_in_stale_window",))
     kind = sender_kind(evidence, config)
+    if entry is protocols.SMTP_AUTH:
+        kind_code = KIND_CODES[kind]
+        succeeded, failing = "smtp_basic_auth_succeeded", "smtp_basic_auth_failing"
+        verified, waiting = "smtp_no_basic_auth_since_told", "smtp_quiet_period_running"
+    else:
+        key = entry.client_app.casefold()
+        kind = mailbox_clients.kind_here(key, kind) or "application"
+        kind_code = mailbox_clients.KIND_CODES[key][kind]
+        succeeded, failing = mailbox_clients.OUTCOME_CODES[key]
+        verified, waiting = mailbox_clients.VERIFIED
     if kind == "attack":
-        return Verdict("attack_suspected", (KIND_CODES[kind],))
+        return Verdict("attack_suspected", (kind_code,))
     # the last basic success (rows stored before it was kept: the last attempt); a failing one: any attempt
     last = (evidence.last_success_at or evidence.last_legacy_at) if evidence.legacy_success else evidence.last_legacy_at
     if told_at is not None and last is not None and last < told_at:
         if now - told_at >= timedelta(hours=config.remediation_quiet_hours):
-            return Verdict("remediated", ("smtp_no_basic_auth_since_told", KIND_CODES[kind]))
-        return Verdict("pending_verification", ("smtp_quiet_period_running", KIND_CODES[kind]))
-    outcome = "smtp_basic_auth_succeeded" if evidence.legacy_success else "smtp_basic_auth_failing"
-    return Verdict("legacy_active", (outcome, KIND_CODES[kind]), protocols.SMTP_AUTH.advice.get(kind, ()))
+            return Verdict("remediated", (verified, kind_code))
+        return Verdict("pending_verification", (waiting, kind_code))
+    outcome = succeeded if evidence.legacy_success else failing
+    return Verdict("legacy_active", (outcome, kind_code), entry.advice.get(kind, ()))
 
 
 def kind_of(verdict: Verdict) -> SenderKind | None:
-    """The sender kind a stored verdict names, or None when it is not an SMTP AUTH verdict."""
+    """The sender kind a stored verdict names, or None when it is not a sender's verdict (SMTP AUTH, or a
+    device or application on IMAP4, POP3 or EWS)."""
     for code in verdict.reasons:
         if code in KIND_OF_CODE:
             return KIND_OF_CODE[code]
