@@ -38,7 +38,8 @@ RULE = Rule(
             "medium",
             "IMAP4 or POP3 sign-ins with this account's password failed and none succeeded: whatever collects this "
             "mailbox is broken already and keeps retrying.",
-            "Its owner moves it to OAuth 2.0 for IMAP/POP or to Microsoft Graph, or switches it off (they are emailed).",
+            "Its owner moves it to OAuth 2.0 for IMAP/POP or to Microsoft Graph, or switches it off (they are "
+            "emailed).",
             links.BASIC_AUTH_DEPRECATION,
         ),
         Reason(

@@ -238,7 +238,8 @@ def _smtp_senders(rng: random.Random, scenario: Scenario, now: datetime, index: 
 
 EWS_MANAGED_API_AGENT = "ExchangeServicesClient/15.00.0913.015"
 """The EWS Managed API's agent in Microsoft's own request sample to outlook.office365.com with Basic authorization
-(MicrosoftDocs/office-developer-exchange-docs docs/exchange-web-services/how-to-route-public-folder-content-requests.md)."""
+(MicrosoftDocs/office-developer-exchange-docs, docs/exchange-web-services/
+how-to-route-public-folder-content-requests.md)."""
 MAILBOX_CLIENTS: list[tuple[str, str, str, str]] = [
     # (account alias, clientAppUsed, what signs in with it, who must be told: "map" owner or "manager")
     ("fax.inbox", POP3, "device", "map"),  # a fax or printer fetching jobs by POP3 every 15 minutes, still retrying
