@@ -13,16 +13,20 @@ client: the evidence counts below are built by hand and say so; the expected kin
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from collectors.signins import parse_signin
 from core.config import MessagePolicy, RuleConfig
 from core.constants import EXCHANGE_WEB_SERVICES
-from core.records import DirectoryUser, Evidence, UserState, Verdict
+from core.records import Delta, DirectoryUser, Evidence, UserState, Verdict
 from notify.compose import SENDER, available_locales, compose_remediation, compose_sender_notice, template_environment
 from rules import protocols, recipients, senders, status
+from rules.evidence import fold_legacy
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 CONFIG = RuleConfig()
@@ -285,3 +289,19 @@ def test_names_in_the_sender_email_are_escaped_in_html_and_not_in_text() -> None
     email = compose_sender_notice(state, owner, "owner", POLICY, NOW.date())
     assert "Eve &lt;b&gt;&amp;&lt;/b&gt;" in email.html and "<b>&</b>" not in email.html
     assert "Hello Eve <b>&</b>," in email.text
+
+
+def test_the_published_smtp_auth_sign_in_is_a_sender_that_stops_at_the_switch_off() -> None:
+    """The corpus's Panther event (tests/corpus/signins.json): basic SMTP AUTH that succeeded, agent BAV2ROPC."""
+    items = json.loads((Path(__file__).parent / "corpus" / "signins.json").read_text(encoding="utf-8"))["items"]
+    record = next(
+        i["body"] for i in items if i["kind"] == "signIn" and i["body"]["clientAppUsed"] == "Authenticated SMTP"
+    )
+    event, problem = parse_signin(record)
+    assert event is not None, problem
+    acc: dict[str, Delta] = {}
+    assert fold_legacy(acc, [event], frozenset({"authenticated smtp"})) == 0
+    evidence = acc[event.user_id].evidence
+    verdict = status.evaluate(evidence, ACCOUNT, CONFIG, event.created_at + timedelta(hours=1))
+    assert verdict.status == "legacy_active" and verdict.reasons[0] == "smtp_basic_auth_succeeded"
+    assert senders.kind_of(verdict) in ("device", "application"), "BAV2ROPC is Exchange's proxy, no mail app"
