@@ -6,27 +6,17 @@ sign-ins carry no agent and are hand-made, as no public record was found."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
-from azure.data.tables import TableServiceClient
-
-from core.records import UserState
 from devstack.azurite import Azurite
-from pipeline.cycle import FULL_CYCLE, run_with_settings
-from pipeline.settings import Settings
-from store.users import UserRepository
 from tests.conftest import NOW, outbox_messages, plain_text, sim_settings
-from tests.scenarios import add_user, signins, tenant
-from tests.test_smtp_senders import StartSim, mail_to
+from tests.scenarios import add_user, tenant, unattended_signins
+from tests.test_smtp_senders import StartSim, mail_to, run, users
 
 WATCHED = "Exchange ActiveSync,Authenticated SMTP,IMAP4,POP3,Exchange Web Services"
-EWS_MANAGED_API = "ExchangeServicesClient/15.00.0913.015"
-
-
-def users(settings: Settings) -> dict[str, UserState]:
-    service = TableServiceClient.from_connection_string(settings.tables_connection_string or "")
-    return UserRepository(service.get_table_client("users"), settings.tenant_id).load_all()
+EWS_AGENT = "ExchangeServicesClient/15.00.0913.015"
+OFFICE, SERVERS = "198.51.100.40", "198.51.100.42"
+TWO_MINUTES = timedelta(minutes=2)
 
 
 def test_a_helpdesk_on_imap_is_told_to_its_manager_in_french_and_the_mailbox_is_not_mailed(
@@ -37,20 +27,10 @@ def test_a_helpdesk_on_imap_is_told_to_its_manager_in_french_and_the_mailbox_is_
     chloe = add_user(scenario, "chloe", preferred_language="fr-FR", usage_location="FR")
     scenario.managers[helpdesk["id"]] = chloe["id"]
     # a ticketing system polling every two minutes, refused since basic auth for IMAP is off
-    signins(
-        scenario,
-        helpdesk,
-        NOW - timedelta(minutes=3),
-        300,
-        every=timedelta(minutes=2),
-        client_app="IMAP4",
-        error_code=53003,
-        ip="198.51.100.40",
-        operating_system="",
-    )
+    unattended_signins(scenario, helpdesk, "IMAP4", NOW - timedelta(minutes=3), 300, every=TWO_MINUTES, ip=OFFICE)
     sim = start_sim(scenario)
     settings = sim_settings(sim, azurite, LAM_LEGACY_PROTOCOLS=WATCHED)
-    asyncio.run(run_with_settings(settings, FULL_CYCLE, NOW))
+    run(settings)
 
     state = users(settings)[helpdesk["id"]]
     assert (state.verdict.status, state.verdict.reasons, state.verdict.advice) == (
@@ -74,32 +54,13 @@ def test_a_fax_on_pop_mails_its_mapped_owner_and_an_ews_app_its_owner_with_the_d
     scenario = tenant(tenant_id)
     fax = add_user(scenario, "fax")
     crm = add_user(scenario, "crm")
-    signins(
-        scenario,
-        fax,
-        NOW - timedelta(minutes=5),
-        80,
-        every=timedelta(minutes=15),
-        client_app="POP3",
-        error_code=53003,
-        ip="198.51.100.41",
-        operating_system="",
-    )
-    signins(
-        scenario,
-        crm,
-        NOW - timedelta(minutes=9),
-        40,
-        every=timedelta(minutes=30),
-        client_app="Exchange Web Services",
-        ip="198.51.100.42",
-        user_agent=EWS_MANAGED_API,
-        operating_system="",
-    )
+    unattended_signins(scenario, fax, "POP3", NOW - timedelta(minutes=5), 80, every=timedelta(minutes=15), ip=OFFICE)
+    ews = "Exchange Web Services"
+    unattended_signins(scenario, crm, ews, NOW, 40, every=timedelta(minutes=30), ip=SERVERS, error_code=0, ua=EWS_AGENT)
     sim = start_sim(scenario)
     owners = "fax@contoso.example=facilities@contoso.example,crm@contoso.example=sales.ops@contoso.example"
     settings = sim_settings(sim, azurite, LAM_LEGACY_PROTOCOLS=WATCHED, LAM_SENDER_OWNERS=owners)
-    asyncio.run(run_with_settings(settings, FULL_CYCLE, NOW))
+    run(settings)
 
     states = users(settings)
     assert states[fax["id"]].verdict.reasons == ("imap_pop_basic_auth_failing", "imap_pop_device")
@@ -125,22 +86,15 @@ def test_an_imap_password_spray_is_an_attack_and_mails_nobody(
     scenario = tenant(tenant_id)
     victims = [add_user(scenario, f"victim{n}") for n in range(6)]
     for n, person in enumerate(victims):
-        signins(
-            scenario,
-            person,
-            NOW - timedelta(hours=3, minutes=5 * n),
-            2,
-            every=timedelta(minutes=1),
-            client_app="IMAP4",
-            error_code=50126,
-            ip="192.0.2.66",
-            user_agent="BAV2ROPC",
-            operating_system="",
+        last = NOW - timedelta(hours=3, minutes=5 * n)
+        minute = timedelta(minutes=1)  # two wrong passwords a minute apart, through Exchange's proxy (BAV2ROPC)
+        unattended_signins(
+            scenario, person, "IMAP4", last, 2, every=minute, ip="192.0.2.66", error_code=50126, ua="BAV2ROPC"
         )
     sim = start_sim(scenario)
     owners = "victim0@contoso.example=owner@contoso.example"
     settings = sim_settings(sim, azurite, LAM_LEGACY_PROTOCOLS=WATCHED, LAM_SENDER_OWNERS=owners)
-    asyncio.run(run_with_settings(settings, FULL_CYCLE, NOW))
+    run(settings)
 
     states = users(settings)
     assert {states[p["id"]].verdict.status for p in victims} == {"attack_suspected"}
