@@ -305,3 +305,42 @@ def test_the_published_smtp_auth_sign_in_is_a_sender_that_stops_at_the_switch_of
     verdict = status.evaluate(evidence, ACCOUNT, CONFIG, event.created_at + timedelta(hours=1))
     assert verdict.status == "legacy_active" and verdict.reasons[0] == "smtp_basic_auth_succeeded"
     assert senders.kind_of(verdict) in ("device", "application"), "BAV2ROPC is Exchange's proxy, no mail app"
+
+
+REMINDER = {"en": "Reminder: ", "de": "Erinnerung: ", "fr": "Rappel : ", "es": "Recordatorio: "}
+ACCOUNT_WORDS = {
+    "en": ("collects the mailbox", "signs in as"),
+    "de": ("ruft das Postfach", "meldet sich als"),
+    "fr": ("relève la boîte", "se connecte en tant que"),
+    "es": ("descarga el buzón", "inicia sesión como"),
+}
+"""What each language says a collector (IMAP/POP) and an EWS application do with the account."""
+FIRST_SENT = {"en": "23 November 2026", "de": "23.11.2026", "fr": "23 novembre 2026", "es": "23 de noviembre de 2026"}
+"""The first email's day (NOW minus a week) as each language writes it in the reminder."""
+
+
+@pytest.mark.parametrize("locale", sorted(REMINDER))
+@pytest.mark.parametrize(
+    ("client_app", "kind_code", "advice"),
+    [
+        ("IMAP4", "imap_pop_application", ("collect_with_oauth",)),
+        ("POP3", "imap_pop_device", ("collect_with_oauth",)),
+        (EXCHANGE_WEB_SERVICES, "ews_application", ("ews_to_graph",)),
+    ],
+)
+def test_every_language_tells_each_protocol_first_and_as_a_reminder(
+    locale: str, client_app: str, kind_code: str, advice: tuple[str, ...]
+) -> None:
+    policy = MessagePolicy(default_locale=locale)
+    first_sent = NOW - timedelta(days=7)
+    for succeeded in (False, True):
+        state = sender_state(client_app, kind_code, advice, succeeded=succeeded)
+        first = compose_sender_notice(state, OWNER, "owner", policy, NOW.date())
+        again = compose_sender_notice(state, OWNER, "owner", policy, NOW.date(), reminder=1, first_sent=first_sent)
+        assert first.locale == again.locale == locale
+        assert not first.subject.startswith(REMINDER[locale]) and again.subject == REMINDER[locale] + first.subject
+        assert ACCOUNT.upn in first.subject and ACCOUNT.upn in first.text and "SMTP" not in again.text
+        words = ACCOUNT_WORDS[locale][1 if client_app == EXCHANGE_WEB_SERVICES else 0]
+        assert f"{words} {ACCOUNT.upn}" in first.text
+        assert "2027" in first.text if client_app == EXCHANGE_WEB_SERVICES else "2022" in first.text
+        assert FIRST_SENT[locale] in again.text and FIRST_SENT[locale] not in first.text
