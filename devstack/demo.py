@@ -27,7 +27,7 @@ from pipeline.settings import load_settings
 from pipeline.wiring import StateTables
 from report.users import status_counts, user_rows
 from rules import senders
-from sim.demo_tenant import DOMAIN, EXCHANGE_WEB_SERVICES, build_demo_tenant
+from sim.demo_tenant import DOMAIN, EXCHANGE_WEB_SERVICES, IMAP4, POP3, build_demo_tenant
 from sim.scenario import Scenario
 
 DEMO_DIR = ROOT / ".demo"
@@ -59,8 +59,11 @@ def run_demo(console: Console, fresh: bool = False, demo_dir: Path = DEMO_DIR, c
                 "LAM_NOTIFY_MODE": "live",
                 "LAM_OUTBOX_DIR": str(outbox),
                 "LAM_COLLECT_DEVICES": "true",
-                # Mac Mail speaks Exchange Web Services, not ActiveSync: watch both.
-                "LAM_LEGACY_PROTOCOLS": f"{EXCHANGE_ACTIVESYNC},{EXCHANGE_WEB_SERVICES},{AUTHENTICATED_SMTP}",
+                # Mac Mail and a line-of-business app speak Exchange Web Services, a fax and a helpdesk collect
+                # mail over POP3 and IMAP4: watch them all beside ActiveSync and SMTP AUTH.
+                "LAM_LEGACY_PROTOCOLS": ",".join(
+                    (EXCHANGE_ACTIVESYNC, EXCHANGE_WEB_SERVICES, AUTHENTICATED_SMTP, IMAP4, POP3)
+                ),
                 # What the admin keeps: the owners of the scanners' accounts (the rest go to managers).
                 "LAM_SENDER_OWNERS": ",".join(f"{upn}={owner}" for upn, owner in scenario.owners.items()),
                 # The simulator is not ACS: no quota to respect, so the demo mails everyone in one run.

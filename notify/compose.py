@@ -20,7 +20,8 @@ from rules.user_agent import parse_user_agent
 
 TEMPLATES = Path(__file__).parent / "templates"
 SENDER = "sender"
-"""The email about an SMTP AUTH sender, to the person or to the sender's owner (sender.txt/.html, _smtp.*.j2)."""
+"""The email about a sender (SMTP AUTH, or a device or application on IMAP, POP or EWS), to the person or to
+its owner (sender.txt/.html, _smtp.*.j2)."""
 CONTENT = {REMEDIATION: "_content", CONFIRMATION: "_confirm", SENDER: "_smtp"}
 
 
@@ -133,26 +134,29 @@ def compose_sender_notice(
     reminder: int = 0,
     first_sent: datetime | None = None,
 ) -> OutgoingEmail:
-    """The message about an SMTP AUTH sender: to the person (``role`` "user") about their own mail app, or
-    to the owner or manager of a device's, an application's or a shared mailbox's account, with the ways out
-    for what sends with it."""
+    """The message about a sender: an SMTP AUTH sender to the person (``role`` "user") about their own mail
+    app, or to the owner or manager of a device's, an application's or a shared mailbox's account (on SMTP
+    AUTH, IMAP, POP or EWS), with the ways out its advice codes name."""
     if not to.mail:
         raise ValueError(f"the recipient for {state.user_id} has no mailbox address; it cannot be mailed")
     kind = senders.wording_kind(state.verdict)
     if kind not in ("person", "device", "application"):
-        raise ValueError(f"user {state.user_id} is not an SMTP AUTH sender to mail about")
-    retirement = protocols.SMTP_AUTH
-    deadline = retirement.deadline or today
+        raise ValueError(f"user {state.user_id} is not a sender to mail about")
+    retirement = senders.sender_protocol(state.evidence) or protocols.SMTP_AUTH
+    deadline = retirement.deadline
     locale = _locale(SENDER, to, policy)
     last_success = state.evidence.last_success_at
     context: dict[str, object] = {
         "account": state.directory.upn if state.directory else state.evidence.upn,
         "kind": kind,
         "role": role,
+        "protocol": retirement.client_app,
+        "advice": state.verdict.advice,
         "succeeded": state.evidence.legacy_success > 0,
         "last_success": local_date(last_success, locale),
-        "deadline_month": local_month(deadline, locale),
-        "days_left": max((deadline - today).days, 0),
+        "deadline_month": local_month(deadline or today, locale),
+        "deadline_day": local_date(deadline, locale),
+        "days_left": max((deadline - today).days, 0) if deadline else 0,
         "refusal": retirement.refusal,
         "reminder": reminder,
         "first_sent": local_date(first_sent, locale),

@@ -51,7 +51,7 @@ lists the models by year): an Exchange profile first synced before that came fro
 _IPHONE = re.compile(r"iPhone\s*(5s|6s|SE|X[SR]?|\d+)", re.IGNORECASE)
 
 
-def local_date(when: datetime | None, locale: str) -> str:
+def local_date(when: date | None, locale: str) -> str:
     """20 November 2026, 20.11.2026, 20 novembre 2026, 20 de noviembre de 2026."""
     if when is None:
         return ""

@@ -120,7 +120,7 @@ def notify_due(
     due = due_messages(states, policy, now)
     if not tenant_ready:
         # Users cannot finish the re-add without consent for Apple's app: tell the admin, not them.
-        # An SMTP AUTH sender's fix needs no Apple consent: its message still goes.
+        # A sender's fix (SMTP AUTH, or a device or app on IMAP, POP or EWS) needs no Apple consent: it still goes.
         waits = [m for m in due if not m.is_confirmation and senders.kind_of(m.state.verdict) is None]
         for message in waits:
             result.hold("held_tenant_not_ready", message)

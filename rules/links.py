@@ -43,3 +43,5 @@ SMTP_AUTH_SWITCHES = (
     "authenticated-client-smtp-submission"
 )
 """Microsoft's "Enable or disable SMTP AUTH in Exchange Online": the organization switch and the per-mailbox one."""
+EWS_TO_GRAPH = "https://learn.microsoft.com/en-us/graph/migrate-exchange-web-services-api-mapping"
+"""Microsoft Learn: which Microsoft Graph API replaces each EWS operation (the way out of EWS)."""

@@ -107,7 +107,12 @@ RETIREMENTS: tuple[Retirement, ...] = (
     # Sources: shared/DESIGN.md "The protocol retirements of 2026-2027", and public reports of Microsoft's
     # announcement (fdaytalk.com/exchange-web-services-shutdown; particlenews.net "...EWS blocking in October
     # 2026 and ending April 2027"; afi.ai blog): EWSEnabled null becomes false from 2026-10-01 tenant by tenant
-    # unless an EWSAllowedAppIDs allow list was set; permanently off on 2027-04-01.
+    # unless an EWSAllowedAppIDs allow list was set; permanently off on 2027-04-01. Microsoft's message center
+    # post MC1176266 (as mirrored at itelio.com/en/microsoft-message-center/MC1176266): "on October 1, 2026, we
+    # will start blocking EWS requests to Exchange Online", migrate "to the Graph API", and "prominent vendor
+    # applications include Apple Mail and Calendar for Mac". Way out for an application (ews_to_graph):
+    # Microsoft Learn "Exchange Web Services (EWS) to Microsoft Graph API mappings" (links.EWS_TO_GRAPH). A
+    # person's Mac Mail re-adds the account (rules/advice.py picks the steps from its agent).
     Retirement(
         client_app=EXCHANGE_WEB_SERVICES,
         summary="Exchange Web Services in Exchange Online (macOS Mail, Calendar and Contacts call it).",
@@ -140,7 +145,12 @@ RETIREMENTS: tuple[Retirement, ...] = (
     ),
     # Source: DESIGN.md and allitservices.com.au (June 2026): basic auth off since the end of 2022; POP3 and
     # IMAP4 over TLS 1.0/1.1 retired from 2026-07-01 to 2026-12-31. Failed attempts are devices retrying or
-    # attackers.
+    # attackers. Way out for a device or application collecting a mailbox (collect_with_oauth): Microsoft Learn
+    # "Authenticate an IMAP, POP or SMTP connection using OAuth" (links.SMTP_OAUTH): OAuth2 for IMAP/POP with
+    # SASL XOAUTH2, by a user's sign-in or, for an unattended collector, the client credentials grant with the
+    # application permission IMAP.AccessAsApp or POP.AccessAsApp and the app's service principal registered in
+    # Exchange (New-ServicePrincipal) with access to the mailbox (Add-MailboxPermission); or Microsoft Graph's
+    # mail API (links.EWS_TO_GRAPH lists the mail operations). A person's app re-adds the account (advice.py).
     *(
         Retirement(
             client_app=name,
@@ -171,8 +181,3 @@ def retirement_of(client_app: str) -> Retirement | None:
     """The registry entry of a clientAppUsed value (any case), or None for a protocol without one."""
     return BY_CLIENT_APP.get(client_app.strip().casefold())
 
-
-def only_protocol(protocols: dict[str, int], client_app: str) -> bool:
-    """Evidence seen on this one protocol and no other (the counts' keys, any case)."""
-    keys = {key.casefold() for key, count in protocols.items() if count}
-    return keys == {client_app.casefold()}

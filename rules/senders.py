@@ -1,4 +1,5 @@
 """Who sends with basic SMTP AUTH, judged from the evidence: a person, a device, an application, an attack.
+The same evidence judges the devices and applications on IMAP4, POP3 and EWS (rules/mailbox_clients.py).
 
 A mail-client user agent is a person's mail app. A script's or HTTP library's agent is an application.
 Without either, one steady source network at a device's pace (a scan now and then, never a flood) is a
@@ -17,8 +18,8 @@ from datetime import datetime, timedelta
 from core.config import RuleConfig
 from core.constants import AUTHENTICATED_SMTP
 from core.records import OTHER, Evidence, Verdict
-from rules import links, protocols, staleness
-from rules.protocols import SenderKind
+from rules import links, mailbox_clients, protocols, staleness
+from rules.protocols import Retirement, SenderKind
 from rules.rule import Reason, Rule
 from rules.signals import NO_AGENT, SCRIPT_BROWSERS, is_mail_client
 
@@ -137,12 +138,7 @@ KIND_CODES: dict[SenderKind, str] = {
     "shared": "smtp_sender_shared_mailbox",
     "attack": "smtp_password_spray",
 }
-KIND_OF_CODE = {code: kind for kind, code in KIND_CODES.items()}
-
-
-def is_smtp_sender(evidence: Evidence) -> bool:
-    """Evidence seen on SMTP AUTH alone: judged here. A phone also on EAS keeps the EAS rules."""
-    return protocols.only_protocol(evidence.protocols, AUTHENTICATED_SMTP)
+KIND_OF_CODE = {code: kind for kind, code in KIND_CODES.items()} | mailbox_clients.KIND_OF_CODE
 
 
 SHARED_MAILBOX_TYPES = frozenset(
@@ -171,32 +167,71 @@ def sender_kind(evidence: Evidence, config: RuleConfig) -> SenderKind:
     return "application"
 
 
+def sender_protocol(evidence: Evidence) -> Retirement | None:
+    """The protocol an account is judged on as a sender: SMTP AUTH, IMAP4, POP3 or EWS, seen alone. An account
+    also seen on another protocol (a phone on EAS) keeps the EAS rules."""
+    seen = [key for key, count in evidence.protocols.items() if count]
+    if len(seen) != 1:
+        return None
+    key = seen[0].strip().casefold()
+    if key != AUTHENTICATED_SMTP.casefold() and key not in mailbox_clients.PROTOCOLS:
+        return None
+    return protocols.retirement_of(key)
+
+
+def judged_here(evidence: Evidence, config: RuleConfig) -> Retirement | None:
+    """The protocol this module judges the account on, or None: every SMTP AUTH-only account; on IMAP4, POP3
+    or EWS only a device or an application (a person's mail app keeps its device-aware steps, and an attack
+    the spray rules)."""
+    entry = sender_protocol(evidence)
+    if entry is None or entry is protocols.SMTP_AUTH:
+        return entry
+    return entry if mailbox_clients.kind_here(entry.client_app, sender_kind(evidence, config)) else None
+
+
 def judge(
-    evidence: Evidence, config: RuleConfig, now: datetime, told_at: datetime | None = None, mailbox_type: str = ""
+    evidence: Evidence,
+    config: RuleConfig,
+    now: datetime,
+    told_at: datetime | None = None,
+    entry: Retirement = protocols.SMTP_AUTH,
+    mailbox_type: str = "",
 ) -> Verdict:
-    """The verdict of an SMTP AUTH-only account: stale, an attack (never mailed), fixed since its owner was
-    told (no basic success for the quiet period after), or a sender to fix. A shared or resource mailbox keeps
-    what the evidence says sends with it as a second code (the email's wording), after its own."""
+    """The verdict of an account judged as a sender on ``entry``'s protocol: stale, an attack (never mailed),
+    fixed since its owner was told (no basic success for the quiet period after), or a sender to fix. An SMTP
+    AUTH shared or resource mailbox keeps what the evidence says sends with it as a second code (the email's
+    wording), after its own."""
     if staleness.is_stale(evidence, config.stale_days, now):
         return Verdict("stale", ("no_legacy_signin_in_stale_window",))
-    seen = sender_kind(evidence, config)
-    if seen == "attack":
-        return Verdict("attack_suspected", (KIND_CODES[seen],))
-    shared = mailbox_type in SHARED_MAILBOX_TYPES
-    kind: SenderKind = "shared" if shared else seen
-    codes = (KIND_CODES["shared"], KIND_CODES[seen]) if shared else (KIND_CODES[seen],)
+    kind = sender_kind(evidence, config)
+    if entry is protocols.SMTP_AUTH:
+        kind_code = KIND_CODES[kind]
+        succeeded, failing = "smtp_basic_auth_succeeded", "smtp_basic_auth_failing"
+        verified, waiting = "smtp_no_basic_auth_since_told", "smtp_quiet_period_running"
+    else:
+        key = entry.client_app.casefold()
+        kind = mailbox_clients.kind_here(key, kind) or "application"
+        kind_code = mailbox_clients.KIND_CODES[key][kind]
+        succeeded, failing = mailbox_clients.OUTCOME_CODES[key]
+        verified, waiting = mailbox_clients.VERIFIED
+    if kind == "attack":
+        return Verdict("attack_suspected", (kind_code,))
+    shared = entry is protocols.SMTP_AUTH and mailbox_type in SHARED_MAILBOX_TYPES
+    codes = (KIND_CODES["shared"], kind_code) if shared else (kind_code,)
+    advice_kind: SenderKind = "shared" if shared else kind
     # the last basic success (rows stored before it was kept: the last attempt); a failing one: any attempt
     last = (evidence.last_success_at or evidence.last_legacy_at) if evidence.legacy_success else evidence.last_legacy_at
     if told_at is not None and last is not None and last < told_at:
         if now - told_at >= timedelta(hours=config.remediation_quiet_hours):
-            return Verdict("remediated", ("smtp_no_basic_auth_since_told", *codes))
-        return Verdict("pending_verification", ("smtp_quiet_period_running", *codes))
-    outcome = "smtp_basic_auth_succeeded" if evidence.legacy_success else "smtp_basic_auth_failing"
-    return Verdict("legacy_active", (outcome, *codes), protocols.SMTP_AUTH.advice.get(kind, ()))
+            return Verdict("remediated", (verified, *codes))
+        return Verdict("pending_verification", (waiting, *codes))
+    outcome = succeeded if evidence.legacy_success else failing
+    return Verdict("legacy_active", (outcome, *codes), entry.advice.get(advice_kind, ()))
 
 
 def kind_of(verdict: Verdict) -> SenderKind | None:
-    """The sender kind a stored verdict names, or None when it is not an SMTP AUTH verdict."""
+    """The sender kind a stored verdict names, or None when it is not a sender's verdict (SMTP AUTH, or a
+    device or application on IMAP4, POP3 or EWS)."""
     for code in verdict.reasons:
         if code in KIND_OF_CODE:
             return KIND_OF_CODE[code]

@@ -38,8 +38,20 @@ POLICY_ERROR_CODES = frozenset(
 
 NO_AGENT = "(none)"
 """The key under which attempts without a user agent are counted (v1.0 has no userAgent at all)."""
-SCRIPT_BROWSERS = ("python", "curl", "go-http-client", "okhttp", "java/", "powershell", "wget", "axios", "node")
-"""deviceDetail.browser values of scripts and HTTP libraries: not a phone's mail app."""
+SCRIPT_BROWSERS = (
+    "python",
+    "curl",
+    "go-http-client",
+    "okhttp",
+    "java/",
+    "powershell",
+    "wget",
+    "axios",
+    "node",
+    "exchangeservicesclient",
+)
+"""deviceDetail.browser values and agents of scripts and HTTP libraries: not a phone's mail app. The EWS Managed
+API's default agent is "ExchangeServicesClient/" + its build (OfficeDev/ews-managed-api Core/ExchangeServiceBase.cs)."""
 
 
 def refused_by_policy(failure_codes: dict[str, int], credential_failures: int) -> bool:

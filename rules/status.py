@@ -4,7 +4,8 @@ exclusion        → excluded              never mailed
 staleness        → stale                 nothing legacy within the stale window
 remediation      → remediated | pending_verification
 legacy_activity  → legacy_active | attack_suspected
-smtp_senders     → stale | legacy_active | attack_suspected   (an account seen on SMTP AUTH alone)
+smtp_senders     → stale | legacy_active | attack_suspected   (an account seen on SMTP AUTH alone, or a
+                   device or application seen on IMAP4, POP3 or EWS alone; mailbox_clients declares those codes)
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 
 from core.config import RuleConfig
 from core.records import DeviceRecord, DirectoryUser, Evidence, Verdict
-from rules import advice, devices, exclusion, legacy_activity, remediation, senders, spray, staleness
+from rules import advice, devices, exclusion, legacy_activity, mailbox_clients, remediation, senders, spray, staleness
 
 RULES = (
     exclusion.RULE,
@@ -23,6 +24,7 @@ RULES = (
     legacy_activity.RULE,
     advice.RULE,
     senders.RULE,
+    mailbox_clients.RULE,
 )
 STATUS_VERSION = "2"
 """How the rules' answers combine into one status (2: a still-syncing legacy partnership behind failures that
@@ -47,8 +49,9 @@ def evaluate(
     excluded = exclusion.exclusion_reasons(user, evidence, config)
     if excluded:
         return Verdict("excluded", excluded)
-    if senders.is_smtp_sender(evidence) and not partnerships:
-        return senders.judge(evidence, config, now, told_at, mailbox_type)
+    sender_protocol = senders.judged_here(evidence, config)
+    if sender_protocol is not None and not partnerships:
+        return senders.judge(evidence, config, now, told_at, sender_protocol, mailbox_type)
     last_apple, last_legacy = evidence.last_apple_at, evidence.last_legacy_at
     fixed_at = last_apple if last_apple and (last_legacy is None or last_apple > last_legacy) else None
     still_legacy = devices.legacy_devices(partnerships, config.stale_days, now, fixed_at)

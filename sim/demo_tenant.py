@@ -81,6 +81,8 @@ IPAD_AGENTS = ["Apple-iPad7C3/1702.112", "Apple-iPad8C1/1807.61", "Apple-iPad13C
 APPLE_MODERN_AGENT = "iOS/17.5 (21F79) accountsd/1.0"
 MAC_MAIL_EWS_AGENT = "Mac OS X/10.8.2 (12C2034); ExchangeWebServices/3.0 (157); Mail/6.2 (1499)"
 EXCHANGE_WEB_SERVICES = "Exchange Web Services"
+IMAP4 = "IMAP4"
+POP3 = "POP3"
 # Real devices beyond the current iPhones (agents as public sources show them; see tests/corpus/):
 REAL_DEVICES: dict[str, tuple[str, str, str, str]] = {
     # group: (user agent, deviceDetail.operatingSystem, clientAppUsed, the advice code its steps need)
@@ -161,6 +163,7 @@ def build_demo_tenant(now: datetime, seed: int = 20261122, consented: bool = Tru
             if group in REAL_DEVICES:
                 scenario.advice[person["id"]] = REAL_DEVICES[group][3]
     _smtp_senders(rng, scenario, now, index, consented)
+    _mailbox_clients(rng, scenario, now, index + 2 * len(SMTP_SENDERS) + 1)
     scenario.sort()
     return scenario
 
@@ -241,6 +244,53 @@ def _smtp_senders(rng: random.Random, scenario: Scenario, now: datetime, index: 
         ]
         scenario.expected[victim["id"]] = "attack_suspected"
         scenario.sender_kinds[victim["id"]] = "attack"
+
+
+EWS_MANAGED_API_AGENT = "ExchangeServicesClient/15.00.0913.015"
+"""The EWS Managed API's agent in Microsoft's own request sample to outlook.office365.com with Basic authorization
+(MicrosoftDocs/office-developer-exchange-docs, docs/exchange-web-services/
+how-to-route-public-folder-content-requests.md)."""
+MAILBOX_CLIENTS: list[tuple[str, str, str, str]] = [
+    # (account alias, clientAppUsed, what signs in with it, who must be told: "map" owner or "manager")
+    ("fax.inbox", POP3, "device", "map"),  # a fax or printer fetching jobs by POP3 every 15 minutes, still retrying
+    ("helpdesk", IMAP4, "application", "manager"),  # a ticketing system polling its mailbox over IMAP, refused
+    ("crm.sync", EXCHANGE_WEB_SERVICES, "application", "map"),  # a line-of-business app on the EWS Managed API
+]
+MAILBOX_CLIENT_ADVICE = {POP3: "collect_with_oauth", IMAP4: "collect_with_oauth", EXCHANGE_WEB_SERVICES: "ews_to_graph"}
+
+
+def _mailbox_clients(rng: random.Random, scenario: Scenario, now: datetime, index: int) -> None:
+    """Devices and applications on POP3, IMAP4 and EWS, and who is told about each. Basic authentication for
+    IMAP and POP is off, so those still retry and fail (refused by the tenant's legacy block); the EWS app
+    still gets in until EWS goes."""
+    for n, (alias, client_app, kind, told) in enumerate(MAILBOX_CLIENTS):
+        account = user(_uuid(rng), f"{alias}@{DOMAIN}", alias.replace(".", " ").title())
+        owner = _person(rng, index + n, "bystander")
+        scenario.users += [account, owner]
+        ews = client_app == EXCHANGE_WEB_SERVICES
+        every = {"device": timedelta(minutes=15), "application": timedelta(minutes=2)}[kind]
+        times = [now - timedelta(minutes=7) - every * i for i in range(40 if ews else 120)]
+        scenario.sign_ins += [
+            sign_in(
+                _uuid(rng),
+                moment,
+                account,
+                client_app=client_app,
+                error_code=0 if ews else 53003,
+                ip=f"198.51.100.{220 + n}",
+                user_agent=EWS_MANAGED_API_AGENT if ews else "",
+                operating_system="",
+            )
+            for moment in times
+        ]
+        scenario.expected[account["id"]] = "legacy_active"
+        scenario.advice[account["id"]] = MAILBOX_CLIENT_ADVICE[client_app]
+        if told == "map":
+            scenario.owners[account["userPrincipalName"]] = owner["mail"]
+        else:
+            scenario.managers[account["id"]] = owner["id"]
+        scenario.mail_to[account["id"]] = owner["mail"]
+        scenario.mailed.add(account["id"])
 
 
 PRE_IOS12 = datetime(2016, 9, 20, tzinfo=UTC)

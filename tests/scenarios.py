@@ -78,6 +78,34 @@ def apple_signins(scenario: Scenario, person: dict[str, Any], first: datetime, c
     scenario.sort()
 
 
+def unattended_signins(
+    scenario: Scenario,
+    account: dict[str, Any],
+    client_app: str,
+    last: datetime,
+    count: int,
+    *,
+    every: timedelta,
+    ip: str,
+    error_code: int = 53003,
+    ua: str = "",
+) -> None:
+    """``count`` sign-ins of a device or application (SMTP AUTH, IMAP4, POP3, EWS), one every ``every``, the
+    latest at ``last``; refused by default (basic auth for IMAP and POP is off), no device details."""
+    signins(
+        scenario,
+        account,
+        last,
+        count,
+        every=every,
+        client_app=client_app,
+        error_code=error_code,
+        ip=ip,
+        user_agent=ua,
+        operating_system="",
+    )
+
+
 def smtp_signins(
     scenario: Scenario,
     person: dict[str, Any],
@@ -91,15 +119,6 @@ def smtp_signins(
 ) -> None:
     """``count`` basic SMTP AUTH submissions (clientAppUsed "Authenticated SMTP"), one every ``every``, the
     latest at ``last``; no user agent and no device details, as a scanner or a script has none to give."""
-    signins(
-        scenario,
-        person,
-        last,
-        count,
-        every=every,
-        client_app=AUTHENTICATED_SMTP,
-        error_code=error_code,
-        ip=ip,
-        user_agent=ua,
-        operating_system="",
+    unattended_signins(
+        scenario, person, AUTHENTICATED_SMTP, last, count, every=every, ip=ip, error_code=error_code, ua=ua
     )

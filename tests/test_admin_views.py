@@ -191,7 +191,9 @@ def test_the_summary_is_read_from_the_last_collect_run_not_the_users_table(admin
     asyncio.run(run_with_settings(admin.settings, [collect_and_evaluate_step], NOW + timedelta(minutes=5)))
     after = admin.get("summary").json()
     assert after["tracked"] == before["tracked"] + 1 and after["as_of"] > before["as_of"]
-    assert (before["notified"], after["notified"]) == (0, 5)  # the cycle's notify ran after its collect
+    # the cycle's notify ran after its collect; the IMAP4 account without an agent is judged a device since
+    # issue 17 (its owner, unknown here, is told, not the account): four users mailed, not five
+    assert (before["notified"], after["notified"]) == (0, 4)
 
 
 def test_the_dashboard_pages_its_table_with_the_api_filters(admin: Admin) -> None:

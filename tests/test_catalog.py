@@ -45,6 +45,8 @@ from rules import (
     devices,
     exclusion,
     legacy_activity,
+    mailbox_clients,
+    protocols,
     readiness,
     remediation,
     retirements,
@@ -68,15 +70,16 @@ CODE = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]$")
 EMITTERS: dict[Status, tuple[Rule, ...]] = {
     "excluded": (exclusion.RULE,),
     "stale": (staleness.RULE, devices.RULE),  # an SMTP AUTH sender goes stale with staleness's code
-    "remediated": (remediation.RULE, senders.RULE),
-    "pending_verification": (remediation.RULE, senders.RULE),
-    "legacy_active": (legacy_activity.RULE, devices.RULE, senders.RULE),
+    "remediated": (remediation.RULE, senders.RULE, mailbox_clients.RULE),
+    "pending_verification": (remediation.RULE, senders.RULE, mailbox_clients.RULE),
+    "legacy_active": (legacy_activity.RULE, devices.RULE, senders.RULE, mailbox_clients.RULE),
     # A legacy partnership behind failures that look like an attack makes the user legacy_active (status@2).
     "attack_suspected": (legacy_activity.RULE, senders.RULE),
 }
 """The rules whose codes each status's reasons may carry (advice codes come from the advice rule, and for an
-account seen on SMTP AUTH alone from the SMTP senders rule)."""
-ADVISERS = (advice.RULE, senders.RULE)
+account seen on SMTP AUTH alone from the SMTP senders rule, for a device or application on IMAP4, POP3 or EWS
+from mailbox_clients)."""
+ADVISERS = (advice.RULE, senders.RULE, mailbox_clients.RULE)
 
 MAIL_AGENTS = (
     "Apple-iPhone14C2/2004.47",  # iOS 16
@@ -284,8 +287,9 @@ def exclusion_cases() -> Iterator[Case]:
         yield Case(evidence, user, CONFIG, devices_)
 
 
-def smtp_cases() -> Iterator[Case]:
-    """What the SMTP senders rule judges: accounts seen on Authenticated SMTP alone."""
+def smtp_cases(protocol: str = "Authenticated SMTP") -> Iterator[Case]:
+    """What the SMTP senders rule judges: accounts seen on Authenticated SMTP alone (or, for mailbox_clients,
+    on IMAP4, POP3 or EWS alone)."""
     for success, failure in itertools.product((0, 1, 40), (0, 2, 6)):
         if success + failure == 0:
             continue
@@ -305,7 +309,7 @@ def smtp_cases() -> Iterator[Case]:
                 agents=agents,
                 networks=networks,
                 last_legacy=NOW - age,
-                protocol="Authenticated SMTP",
+                protocol=protocol,
                 hours=hours,
             )
             for box in ("", "SharedMailbox", "RoomMailbox"):
@@ -314,6 +318,8 @@ def smtp_cases() -> Iterator[Case]:
 
 def all_cases() -> Iterator[Case]:
     yield from smtp_cases()
+    for protocol in ("IMAP4", "Exchange Web Services"):  # POP3 shares IMAP4's codes
+        yield from smtp_cases(protocol)
     yield from exclusion_cases()
     yield from activity_cases()
     yield from timing_cases()
@@ -340,10 +346,12 @@ def run_rules(cases: Iterator[Case]) -> Emitted:
         seen.record(
             by_rule[exclusion.RULE.name], exclusion.exclusion_reasons(case.user, case.evidence, case.config), case
         )
-        if senders.is_smtp_sender(case.evidence):
-            sent = senders.judge(case.evidence, case.config, NOW, case.told, case.mailbox_type)  # stale: staleness's
-            by = staleness.RULE.name if sent.status == "stale" else senders.RULE.name
-            seen.record(by_rule[by], sent.reasons, case)
+        entry = senders.judged_here(case.evidence, case.config)
+        if entry is not None:
+            # a stale verdict's code is staleness's
+            sent = senders.judge(case.evidence, case.config, NOW, case.told, entry, case.mailbox_type)
+            by = senders.RULE.name if entry is protocols.SMTP_AUTH else mailbox_clients.RULE.name
+            seen.record(by_rule[staleness.RULE.name if sent.status == "stale" else by], sent.reasons, case)
         elif case.evidence.legacy_total:
             _, reasons = legacy_activity.classify(case.evidence, case.config)
             seen.record(by_rule[legacy_activity.RULE.name], reasons, case)

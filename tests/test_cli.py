@@ -126,26 +126,31 @@ def test_demo_runs_end_to_end_and_a_second_run_sends_nothing(tmp_path: Path) -> 
     assert first.returncode == 0, first.stdout + first.stderr
     # six older and other devices (iOS 9 iPhones, Android, Samsung, macOS Mail, no user agent) join the 47;
     # issue 17 adds six SMTP AUTH senders (five mailed: owners, managers, a person; one owner unknown) and
-    # an SMTP AUTH spray on six accounts: 53 → 58 emails, 92 → 104 tracked, 12 → 18 attacked, 54 → 60 active
-    assert "Emails sent through the ACS endpoint this run: 58" in first.stdout
-    assert "all 104 tracked users match the tenant's ground truth" in first.stdout
+    # an SMTP AUTH spray on six accounts: 53 → 58 emails, 92 → 104 tracked, 12 → 18 attacked, 54 → 60 active;
+    # then a POP3 fax, an IMAP4 helpdesk and an EWS app, their owners mailed: 61 emails, 107 tracked, 63 active
+    assert "Emails sent through the ACS endpoint this run: 61" in first.stdout
+    assert "all 107 tracked users match the tenant's ground truth" in first.stdout
     assert re.search(r"attack_suspected\s*│\s*18\s*│", first.stdout)
-    assert re.search(r"legacy_active\s*│\s*60\s*│", first.stdout)
+    assert re.search(r"legacy_active\s*│\s*63\s*│", first.stdout)
     assert "Exchange device partnerships: 109 read" in first.stdout
-    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 58
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 61
     second = cli("demo", "--state-dir", str(tmp_path))
     assert second.returncode == 0, second.stdout + second.stderr
     assert "Emails sent through the ACS endpoint this run: 0" in second.stdout
-    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 58
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 61
 
 
 def test_the_unconsented_demo_holds_every_email_but_the_smtp_senders(tmp_path: Path) -> None:
     """Without Apple's consent no EAS user is mailed; an SMTP AUTH sender's fix needs no Apple consent, so
-    its five recipients are (issue 17: before it, the outbox stayed empty)."""
+    its five recipients are (issue 17: before it, the outbox stayed empty), and so are the owners of the POP3
+    fax, the IMAP4 helpdesk and the EWS app (none of their fixes goes through Apple's app)."""
     result = cli("demo", "--unconsented", "--state-dir", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "user emails are held" in result.stdout
-    assert "Emails sent through the ACS endpoint this run: 5" in result.stdout
+    assert "Emails sent through the ACS endpoint this run: 8" in result.stdout
     sent = list((tmp_path / "outbox").glob("*.eml"))
     subjects = [str(outbox_messages(tmp_path / "outbox")[i]["Subject"]) for i in range(len(sent))]
-    assert len(sent) == 5 and all("2026" in s and "Apple" not in s for s in subjects), subjects
+    assert len(sent) == 8 and not any("Apple" in s for s in subjects), subjects
+    assert sum("2026" in s for s in subjects) == 5, "the SMTP AUTH senders: by the end of December 2026"
+    assert sum("2027" in s for s in subjects) == 1, "the EWS app: by 1 April 2027"
+    assert sum("IMAP" in s or "POP" in s for s in subjects) == 2, subjects
