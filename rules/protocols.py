@@ -180,4 +180,3 @@ BY_CLIENT_APP: dict[str, Retirement] = {entry.client_app.casefold(): entry for e
 def retirement_of(client_app: str) -> Retirement | None:
     """The registry entry of a clientAppUsed value (any case), or None for a protocol without one."""
     return BY_CLIENT_APP.get(client_app.strip().casefold())
-
