@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, get_args
 
+from core.ingest import UnreadSpan
 from core.records import AppleAppStatus, ConsentPolicy, LegacyBlockPolicy
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
@@ -59,6 +60,8 @@ class TenantSnapshot:
     signin_logs_available: bool | None = None
     sender: SenderSetup | None = None
     """None when user emails are off."""
+    unread: tuple[UnreadSpan, ...] = ()
+    """Spans of the sign-in log skipped as poison pages, newest first."""
 
 
 @dataclass(frozen=True)

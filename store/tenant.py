@@ -10,7 +10,9 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
 from core.findings import AttackFinding, DeviceFinding, TenantSnapshot
+from core.ingest import UnreadSpan
 from core.records import AppleAppStatus, ConsentPolicy, LegacyBlockPolicy
+from store.checkpoints import spans_from_json, spans_to_json
 from store.tables import utc_datetime
 
 APPLE_APP_ROW = "apple_app"
@@ -19,6 +21,7 @@ LEGACY_BLOCK_ROW = "ca_legacy_block"
 ATTACK_ROW = "attack"
 DEVICES_ROW = "device_partnerships"
 SIGNIN_LOGS_ROW = "signin_logs"
+UNREAD_ROW = "unread_signins"
 _SYSTEM = {"PartitionKey", "RowKey", "Timestamp", "etag", "ChangedAt"}
 
 
@@ -175,6 +178,16 @@ class TenantRepository:
         row = self._load(SIGNIN_LOGS_ROW)
         return None if row is None else bool(row.get("Available"))
 
+    def load_unread(self) -> list[UnreadSpan]:
+        """Spans of the sign-in log skipped as poison, newest first (none: never any)."""
+        row = self._load(UNREAD_ROW)
+        return spans_from_json(row.get("Spans")) if row is not None else []
+
+    def save_unread(self, spans: list[UnreadSpan], now: datetime) -> bool:
+        if not spans and self._load(UNREAD_ROW) is None:
+            return False
+        return self._save(UNREAD_ROW, {"Spans": spans_to_json(spans)}, now)
+
     def snapshot(self) -> TenantSnapshot:
         """Every stored check of the tenant, for the findings (rules/readiness.py judges them)."""
         return TenantSnapshot(
@@ -184,4 +197,5 @@ class TenantRepository:
             attack=self.load_attack(),
             devices=self.load_device_finding(),
             signin_logs_available=self.signin_logs_available(),
+            unread=tuple(self.load_unread()),
         )

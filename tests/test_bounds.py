@@ -16,10 +16,11 @@ from collectors.graph import build_graph_client
 from collectors.signins import parse_signins_bytes
 from core.bounds import CUT_MARKER, MAX_TEXT_CHARS, bounded, is_key_safe
 from core.clock import parse_graph_time
-from core.ingest import IngestWindow
+from core.ingest import IngestWindow, UnreadSpan
 from core.records import Delta, DeviceRecord, Evidence, SignInEvent, UserState, Verdict
 from devstack.azurite import Azurite
 from rules.spray import MAX_SOURCES, SprayTracker, attack_finding
+from rules.unread import MAX_SPANS, merge_spans, still_checkable
 from store.checkpoints import SPRAY_CHUNKS, CheckpointRepository
 from store.staging import StagingTable
 from store.tables import CHUNK_BYTES, ensure_tables
@@ -214,3 +215,16 @@ def test_a_user_row_with_hostile_device_text_stays_within_one_property() -> None
     back = from_entity(entity)
     assert 0 < len(back.devices) < 20 and back.devices[0].friendly_name.endswith(CUT_MARKER)
     assert back.evidence.upn.endswith(CUT_MARKER)
+
+
+def test_skipped_spans_of_the_log_are_joined_capped_and_dropped_once_entra_id_no_longer_keeps_them() -> None:
+    def span(second: int, stream: str = "signins-legacy") -> UnreadSpan:
+        start = NOW - timedelta(seconds=second)
+        return UnreadSpan(stream, start, start + timedelta(seconds=1), "noValue")
+
+    walked = merge_spans([], [span(s) for s in range(1, 500)])  # a Graph that answers every second badly
+    assert walked == [UnreadSpan("signins-legacy", NOW - timedelta(seconds=499), NOW, "noValue")]
+    scattered = merge_spans([span(5, "signins-apple")], [span(10 * s) for s in range(1, 100)])
+    assert len(scattered) == MAX_SPANS and scattered[0] == span(5, "signins-apple") and scattered[1] == span(10)
+    old = UnreadSpan("signins-legacy", NOW - timedelta(days=31), NOW - timedelta(days=31, seconds=-1), "invalidJson")
+    assert still_checkable([old, span(10)], NOW) == [span(10)]

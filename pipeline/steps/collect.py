@@ -18,7 +18,7 @@ from collectors.devices import DeviceCollectorError, DeviceHarvest, collect_devi
 from collectors.graph import GraphError
 from core.clock import utcnow
 from core.findings import DeviceFinding
-from core.ingest import Checkpoint, IngestWindow
+from core.ingest import Checkpoint, IngestWindow, UnreadSpan
 from core.records import DeviceRecord
 from core.runs import CollectFigures, GraphCost, RunRecord, StatusCounts, StepError, StepResult
 from pipeline.credentials import async_credential
@@ -28,6 +28,7 @@ from pipeline.wiring import Services, exchange_target, recorded, retry_policy
 from rules.devices import devices_by_user, partnership_finding
 from rules.readiness import SIGNIN_LOGS_FINDING
 from rules.spray import attack_finding, merge_attack
+from rules.unread import still_checkable
 from store.staging import drop_leftovers
 
 NO_PREMIUM_LICENCE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
@@ -45,6 +46,8 @@ NOT_RECORDS = frozenset(
         "spray_buckets_evicted",
         "spray_sources_unnamed",
         "licence_refusal_retried",
+        "poison_range_split",
+        "poison_span_skipped",
     }
 )
 """Noted in the run's figures, but not skipped records: a duplicate was counted before."""
@@ -85,12 +88,13 @@ async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) 
             raise _collection_failure(svc, stamp, window, exc, read) from exc
         read = _read_result(reader, svc.graph.stats.cost_since(graph_before), started)
         judging = time.monotonic()
-        writes = svc.tenant.save_signin_logs(True, stamp)
-        message = ""
+        writes = int(svc.tenant.save_signin_logs(True, stamp))
+        writes += svc.tenant.save_unread(still_checkable([*svc.tenant.load_unread(), *window.unread], stamp), stamp)
+        message = _unread_message(reader.stats.unread)
         if complete:
             judged = await _judge_and_close(svc, reader, streams, stamp)
         else:
-            message = (
+            message += (
                 f"window {window.starts[LEGACY_STREAM]:%Y-%m-%d %H:%M} to {window.end:%Y-%m-%d %H:%M} UTC is still "
                 f"open after {window.pages} pages ({window.events} sign-ins): the next run continues it"
             )
@@ -162,6 +166,15 @@ def _close_window(
     return writes + leftovers, leftovers
 
 
+def _unread_message(spans: list[UnreadSpan]) -> str:
+    if not spans:
+        return ""
+    return (
+        f"skipped {len(spans)} unreadable span(s) of the sign-in log as poison pages (the first at "
+        f"{spans[0].start:%Y-%m-%d %H:%M:%S} UTC, {spans[0].code}): see the findings. "
+    )
+
+
 def _collection_failure(
     svc: Services, stamp: datetime, window: IngestWindow, exc: GraphError, read: StepResult
 ) -> StepError:
@@ -189,6 +202,7 @@ def _read_result(reader: WindowReader, graph: GraphCost, started: float) -> Step
         staged_rows=stats.staged_rows,
         noted={k: v for k, v in stats.skipped.items() if v},
         samples=dict(stats.samples),
+        unread=tuple(stats.unread),
     )
     skipped = sum(v for k, v in stats.skipped.items() if k not in NOT_RECORDS)
     return StepResult(figures, pages=stats.pages, events=stats.events, skipped=skipped, writes=stats.writes)
