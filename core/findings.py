@@ -20,9 +20,11 @@ class AttackFinding:
 
     accounts: int
     sources: dict[str, int]
-    """Source IP → number of accounts it failed against."""
+    """Source IP → number of accounts it failed against (the named sources that hit most, 20 at most)."""
     first_seen: datetime
     last_seen: datetime
+    source_count: int = 0
+    """Every spray source found, named or not (0 in findings stored before it was counted)."""
 
 
 @dataclass(frozen=True)

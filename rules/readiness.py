@@ -191,12 +191,14 @@ def tenant_findings_counted(tenant: TenantSnapshot, legacy_active_users: int) ->
         findings.append(sender_finding(tenant.sender, legacy_active_users))
     if attack is not None and attack.accounts:
         sources = ", ".join(f"{ip} ({n} accounts)" for ip, n in list(attack.sources.items())[:5])
+        count = max(attack.source_count, len(attack.sources))
+        among = f"{count} source(s), the most active {sources}" if count > len(attack.sources) else sources
         findings.append(
             finding(
                 "attack",
                 False,
                 f"Password spray over legacy authentication between {attack.first_seen:%Y-%m-%d %H:%M} and "
-                f"{attack.last_seen:%Y-%m-%d %H:%M} UTC from {sources}: {attack.accounts} account(s) show only "
+                f"{attack.last_seen:%Y-%m-%d %H:%M} UTC from {among}: {attack.accounts} account(s) show only "
                 "attack traffic and were not emailed.",
                 CATALOG["attack"].action,
             )

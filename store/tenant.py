@@ -130,6 +130,7 @@ class TenantRepository:
             sources={str(k): int(v) for k, v in orjson.loads(row.get("Sources") or "{}").items()},
             first_seen=first,
             last_seen=last,
+            source_count=int(row.get("SourceCount") or 0),
         )
 
     def save_attack(self, finding: AttackFinding, now: datetime) -> bool:
@@ -140,6 +141,7 @@ class TenantRepository:
                 "Sources": orjson.dumps(finding.sources).decode(),
                 "FirstSeen": finding.first_seen,
                 "LastSeen": finding.last_seen,
+                "SourceCount": finding.source_count,
             },
             now,
         )

@@ -135,7 +135,7 @@ async def _judge_and_close(
         harvest, writes, devices = await _devices_for(svc, stamp)
     staging = reader.staging if window.segments else None
     summary = await evaluate_users(
-        svc, stamp, window.window_id, staging, window.segments, reader.spray.sources, devices
+        svc, stamp, window.window_id, staging, window.segments, reader.spray.spray_sources(), devices
     )
     closed, leftovers = _close_window(svc, reader, streams, stamp)
     writes += closed

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -21,7 +21,7 @@ from pipeline.memory import release_free_memory
 from pipeline.wiring import Services
 from rules.breakdown import BreakdownCounter
 from rules.evaluation import Joined, evaluate_user, join_by_user
-from rules.spray import attribute_spray
+from rules.spray import SpraySources, attribute_spray
 from store.staging import StagingTable
 
 CHUNK_USERS = 500
@@ -47,7 +47,7 @@ async def evaluate_users(
     window_id: str = "",
     staging: StagingTable | None = None,
     segments: list[str] | None = None,
-    spray_sources: Collection[str] = (),
+    spray_sources: Container[str] = (),
     devices: dict[str, tuple[DeviceRecord, ...]] | None = None,
 ) -> EvaluationSummary:
     """Apply the window's committed deltas (if any) and judge every tracked user; write what changed."""
@@ -88,14 +88,13 @@ def _next_chunk(joined: Iterator[Joined]) -> list[Joined]:
     return list(islice(joined, CHUNK_USERS))
 
 
-def _new_evidence(
-    item: Joined, window_id: str, sources: Collection[str], summary: EvaluationSummary
-) -> Evidence | None:
+def _new_evidence(item: Joined, window_id: str, sources: Container[str], summary: EvaluationSummary) -> Evidence | None:
     """The window's evidence for this user, spray failures marked; None if there is none or it is applied."""
     _, before, delta, _ = item
     if delta is None or (before is not None and window_id and before.applied_window == window_id):
         return None
     evidence, hit = attribute_spray(delta, sources)
-    summary.victims_by_source.update(hit)
+    named = sources.named if isinstance(sources, SpraySources) else sources
+    summary.victims_by_source.update(ip for ip in hit if ip in named)  # the finding lists named sources only
     summary.victim_accounts += bool(hit)
     return evidence

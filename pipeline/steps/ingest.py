@@ -101,6 +101,8 @@ class Segment:
     """Deltas folded since the last commit, and the attempt id that will stage them."""
 
     deltas: dict[str, Delta] = field(default_factory=dict)
+    sources: list[bytes] = field(default_factory=list)
+    """Spray sources found past the named ones (hashes), staged with the segment."""
     pages: int = 0
     attempt: str = field(default_factory=lambda: secrets.token_hex(3))
 
@@ -154,6 +156,7 @@ class Committer:
 
     def _write(self, number: int, segment: Segment, snapshot: IngestWindow) -> Iterator[int]:
         yield from self._staging.write(number, segment.attempt, segment.deltas)
+        yield from self._staging.write_sources(number, segment.attempt, segment.sources)
         snapshot.etag = self._window.etag  # the previous commit may have finished since the snapshot
         self._checkpoints.save_window(snapshot)
         self._window.etag = snapshot.etag
@@ -177,6 +180,8 @@ class WindowReader:
         self.deadline = deadline
         self.staging = StagingTable(svc.service, svc.settings.tenant_id, window.window_id)
         self.spray = SprayTracker.from_state(svc.settings.rules.spray_min_accounts, window.spray)
+        if self.spray.unnamed:  # an earlier run of this window found sources past the named ones
+            self.spray.remember_unnamed(self.staging.sources(window.segments))
         self.stats = IngestStats()
         self._recent = RecentIds(window.recent)
         self._watched = frozenset(p.casefold() for p in svc.settings.legacy_protocols)
@@ -379,6 +384,7 @@ class WindowReader:
         window.requests += self.svc.graph.stats.requests - self._requests_counted
         self._requests_counted = self.svc.graph.stats.requests
         window.spray = self.spray.state()
+        segment.sources = self.spray.drain_unnamed()
         window.recent = self._recent.snapshot()
         snapshot = replace(
             window,
