@@ -209,7 +209,8 @@ def tenant_findings_counted(tenant: TenantSnapshot, legacy_active_users: int) ->
 def unread_finding(spans: Sequence[UnreadSpan]) -> Finding:
     """What the admin must look up by hand: each skipped span of the log, with what Graph answered there."""
     shown = "; ".join(
-        f"{STREAM_NAMES.get(s.stream, s.stream)} {s.start:%Y-%m-%d %H:%M:%S} to {s.end:%H:%M:%S} UTC ({s.code})"
+        f"{STREAM_NAMES.get(s.stream, s.stream)} {s.start:%Y-%m-%d %H:%M:%S} to "
+        f"{s.end:%H:%M:%S}{'' if s.end.date() == s.start.date() else f' on {s.end:%Y-%m-%d}'} UTC ({s.code})"
         for s in spans[:5]
     )
     more = f" and {len(spans) - 5} more" if len(spans) > 5 else ""
