@@ -11,9 +11,11 @@ https://learn.microsoft.com/en-us/graph/errors).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -96,6 +98,47 @@ def test_graph_down_is_never_skipped_the_run_fails_and_the_next_reads_everything
     assert healed.outcome == "succeeded", healed.message
     assert counted(settings) == truth(scenario, NOW - timedelta(days=30), NOW + timedelta(minutes=30))
     assert "unread_signins" not in {f["name"] for f in _findings(env)}
+
+
+def test_a_skip_graph_never_confirmed_is_undone_when_graph_goes_down_and_nothing_is_lost(
+    tenant_id: str, start_sim: StartSim, azurite: Azurite
+) -> None:
+    """Graph down right after the poison second was isolated: the skip is not kept (no usable answer came
+    after it), the run fails, and once Graph is well again every sign-in is read, that second's too."""
+    scenario = busy_tenant(tenant_id, NOW, people=2, each=30, page_size=10)
+    poison = scenario.sign_ins[25]
+    sim = start_sim(scenario)
+    unavailable = graph_error(503, "serviceNotAvailable", "The service is temporarily unavailable.")
+    state = {"down": False, "healed": False}
+    spoil = poisoned_by(poison["id"])
+
+    def fault(number: int, path: str) -> Answer | Rewrite | None:
+        if state["healed"]:
+            return None
+        if state["down"]:
+            return unavailable
+        bounds = [
+            datetime.fromisoformat(t) for t in re.findall(r"createdDateTime[ +]\w\w[ +]([0-9T:-]+)Z", unquote(path))
+        ]
+        if len(bounds) == 2 and bounds[1] - bounds[0] == timedelta(seconds=1):
+            state["down"] = True  # the query of the one second left: Graph goes down from here
+        return spoil(number, path)
+
+    with HostileGraph(sim.url, fault) as graph:
+        settings = load_settings(
+            sim_env(sim, azurite, LAM_GRAPH_BASE_URL=graph.url, LAM_NOTIFY_MODE="off", LAM_GRAPH_MAX_RETRIES="1")
+        )
+        with pytest.raises(StepFailedError) as caught:
+            collect(settings)
+        state["healed"] = True
+        healed = collect(settings, NOW + timedelta(minutes=30))
+    (failed,) = caught.value.failed
+    assert state["down"] and "serviceNotAvailable" in failed.message
+    assert figures(failed).unread == ()
+    window = repos(settings)[1].load_window()
+    assert healed.outcome == "succeeded" and figures(healed).unread == (), healed.message
+    assert window is None
+    assert counted(settings) == truth(scenario, NOW - timedelta(days=30), NOW + timedelta(minutes=30))
 
 
 def _findings(env: dict[str, str]) -> list[dict[str, Any]]:
