@@ -192,7 +192,8 @@ def tenant_findings_counted(tenant: TenantSnapshot, legacy_active_users: int) ->
     if attack is not None and attack.accounts:
         sources = ", ".join(f"{ip} ({n} accounts)" for ip, n in list(attack.sources.items())[:5])
         count = max(attack.source_count, len(attack.sources))
-        among = f"{count} source(s), the most active {sources}" if count > len(attack.sources) else sources
+        among = sources if count == len(attack.sources) else f"{count} source(s), the most active {sources}"
+        among = among if attack.sources else f"{count} source(s)"
         findings.append(
             finding(
                 "attack",

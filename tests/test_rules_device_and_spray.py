@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 
 from core.config import RuleConfig
+from core.findings import AttackFinding, TenantSnapshot
 from core.records import OTHER, Delta, SignInEvent, capped
 from rules.advice import advice_for
 from rules.evidence import fold_legacy
 from rules.legacy_activity import classify
-from rules.spray import MAX_SOURCES, SprayTracker, attack_finding, attribute_spray
+from rules.readiness import tenant_findings_counted
+from rules.spray import MAX_SOURCES, SprayTracker, attack_finding, attribute_spray, merge_attack
 from rules.user_agent import parse_user_agent
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -185,3 +188,13 @@ def test_victims_of_sources_past_the_named_ones_are_attacked_accounts_too_across
     finding = attack_finding(restored, {"2001:db8::1": 2}, accounts=attacked)
     assert finding is not None and (finding.accounts, finding.source_count) == (3000, 1500)
     assert "2001:db8:5dc::1" not in sources, "a source that never reached the threshold is not one"
+
+
+def test_the_spray_finding_says_how_many_sources_in_all_not_only_the_ones_it_lists() -> None:
+    listed = {f"2001:db8:{n:x}::1": 2 for n in range(20)}
+    attack = AttackFinding(2100, listed, NOW, NOW + timedelta(minutes=17), source_count=1050)
+    (found,) = [f for f in tenant_findings_counted(TenantSnapshot(attack=attack), 0) if f.name == "attack"]
+    assert "UTC from 1050 source(s), the most active 2001:db8:0::1 (2 accounts), " in found.summary
+    assert found.summary.endswith(": 2100 account(s) show only attack traffic and were not emailed.")
+    merged = merge_attack(attack, replace(attack, source_count=40), 2100)
+    assert merged.source_count == 1050, "the most one window counted"

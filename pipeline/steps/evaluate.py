@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Container, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -47,7 +47,7 @@ async def evaluate_users(
     window_id: str = "",
     staging: StagingTable | None = None,
     segments: list[str] | None = None,
-    spray_sources: Container[str] = (),
+    spray_sources: SpraySources | None = None,
     devices: dict[str, tuple[DeviceRecord, ...]] | None = None,
 ) -> EvaluationSummary:
     """Apply the window's committed deltas (if any) and judge every tracked user; write what changed."""
@@ -57,7 +57,8 @@ async def evaluate_users(
     # The users table and the staging table are read and written by the synchronous Tables SDK: each
     # chunk's reads and writes run in a worker thread, so the event loop stays free meanwhile.
     while chunk := await asyncio.to_thread(_next_chunk, joined):
-        news = [_new_evidence(item, window_id, spray_sources, summary) for item in chunk]
+        sources = spray_sources or SpraySources({})
+        news = [_new_evidence(item, window_id, sources, summary) for item in chunk]
         wanted = [
             user_id
             for (user_id, before, _, devs), new in zip(chunk, news, strict=True)
@@ -88,13 +89,12 @@ def _next_chunk(joined: Iterator[Joined]) -> list[Joined]:
     return list(islice(joined, CHUNK_USERS))
 
 
-def _new_evidence(item: Joined, window_id: str, sources: Container[str], summary: EvaluationSummary) -> Evidence | None:
+def _new_evidence(item: Joined, window_id: str, sources: SpraySources, summary: EvaluationSummary) -> Evidence | None:
     """The window's evidence for this user, spray failures marked; None if there is none or it is applied."""
     _, before, delta, _ = item
     if delta is None or (before is not None and window_id and before.applied_window == window_id):
         return None
     evidence, hit = attribute_spray(delta, sources)
-    named = sources.named if isinstance(sources, SpraySources) else sources
-    summary.victims_by_source.update(ip for ip in hit if ip in named)  # the finding lists named sources only
+    summary.victims_by_source.update(ip for ip in hit if ip in sources.named)  # the finding lists named ones only
     summary.victim_accounts += bool(hit)
     return evidence
