@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, get_args
 
+from core.ingest import UnreadSpan
 from core.records import AppleAppStatus, ConsentPolicy, LegacyBlockPolicy
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
@@ -19,9 +20,11 @@ class AttackFinding:
 
     accounts: int
     sources: dict[str, int]
-    """Source IP → number of accounts it failed against."""
+    """Source IP → number of accounts it failed against (the named sources that hit most, 20 at most)."""
     first_seen: datetime
     last_seen: datetime
+    source_count: int = 0
+    """Every spray source found, named or not (0 in findings stored before it was counted)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,8 @@ class TenantSnapshot:
     """None when user emails are off."""
     switches: ExchangeSwitches | None = None
     baseline: RetirementBaseline | None = None
+    unread: tuple[UnreadSpan, ...] = ()
+    """Spans of the sign-in log skipped as poison pages, newest first."""
 
 
 @dataclass(frozen=True)

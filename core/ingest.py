@@ -19,6 +19,18 @@ class Checkpoint:
     etag: str | None = None
 
 
+@dataclass(frozen=True)
+class UnreadSpan:
+    """A stretch of one sign-in stream Graph would not serve usably (a poison page): skipped, not counted."""
+
+    stream: str
+    start: datetime
+    end: datetime
+    """The span is [start, end): whole seconds, as Graph's $filter reads them."""
+    code: str
+    """What Graph answered instead of a page (noValue, invalidJson, foreignNextLink, nextLinkLoop, …)."""
+
+
 @dataclass
 class IngestWindow:
     """A window of sign-ins being read, possibly over several runs."""
@@ -32,7 +44,12 @@ class IngestWindow:
     cursor: str = ""
     """Graph's nextLink to continue the current stream; empty: its first page."""
     position: datetime | None = None
-    """The oldest sign-in read so far in the current stream (pages come newest first)."""
+    """The oldest sign-in read so far in the current query (pages come newest first)."""
+    ranges: list[tuple[datetime, datetime]] = field(default_factory=list)
+    """The current stream's time ranges still to read, newest first, the one being read first; empty: the
+    stream's whole span. A poison page splits the range it is in, to read around it."""
+    unread: list[UnreadSpan] = field(default_factory=list)
+    """Spans skipped as poison in this window (the admin's finding and the run's figures)."""
     segments: list[str] = field(default_factory=list)
     """The attempt id that wrote each committed segment of partial aggregates (index = segment number)."""
     pages: int = 0

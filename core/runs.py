@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Literal
 
+from core.ingest import UnreadSpan
+
 Outcome = Literal["succeeded", "failed"]
 
 
@@ -80,6 +82,8 @@ class CollectFigures:
     """For each reason a record was skipped, the id of one such record (cut to 80 characters)."""
     breakdown: UserBreakdown | None = None
     """None in runs recorded before it was kept (and in a run that failed before judging)."""
+    unread: tuple[UnreadSpan, ...] = ()
+    """Spans of the log this run skipped as poison pages (not counted; the admin's findings list them)."""
 
 
 HELD_LABELS = {

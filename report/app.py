@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from core.clock import utcnow
 from core.findings import Finding
@@ -46,6 +46,8 @@ from report.users import ReportError, to_csv, user_row
 HERE = Path(__file__).parent
 STATIC = {"dashboard.css": "text/css", "table-sort.js": "text/javascript"}
 KEY_PARAM = "code"  # the Functions host's function key; carried over to links, never interpreted
+KEYED_PREFIX = "/api/keyed"
+"""The same views for scripts, behind the function key (report/access.py: who may use which door)."""
 CSP = (
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -180,9 +182,11 @@ def build_admin_app(
         rows, token = page_users(repos.users, flt, limit, decode_token(request.query_params.get("continuation")))
         filters = {name: request.query_params[name] for name in FILTERS if request.query_params.get(name)}
 
+        base = KEYED_PREFIX if request.url.path.startswith(KEYED_PREFIX + "/") else "/api"
+
         def link(path: str, **params: str) -> str:
             query = {**params, **({KEY_PARAM: key} if key else {})}
-            return f"/api/{path}" + (f"?{urlencode(query)}" if query else "")
+            return f"{base}/{path}" + (f"?{urlencode(query)}" if query else "")
 
         kept = _kept(repos)
         html = (
@@ -216,15 +220,16 @@ def build_admin_app(
             return _json({"error": "not found"}, 404)
         return FileResponse(HERE / "static" / name, media_type=STATIC[name])
 
+    views = [
+        Route("/users", view(users)),
+        Route("/users/{user_id}", view(one_user)),
+        Route("/summary", view(summary)),
+        Route("/runs", view(runs)),
+        Route("/dashboard", view(dashboard)),
+        Route("/static/{name}", view(static)),
+    ]
     return Starlette(
-        routes=[
-            Route("/api/users", view(users)),
-            Route("/api/users/{user_id}", view(one_user)),
-            Route("/api/summary", view(summary)),
-            Route("/api/runs", view(runs)),
-            Route("/api/dashboard", view(dashboard)),
-            Route("/api/static/{name}", view(static)),
-        ],
+        routes=[Mount(KEYED_PREFIX, routes=views), Mount("/api", routes=views)],
         exception_handlers={HTTPException: _http_error, Exception: _http_error},
     )
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from core.findings import Finding, SenderSetup, TenantSnapshot
+from core.ingest import UnreadSpan
 from core.records import AppleAppStatus, ConsentPolicy, UserState
 from rules import links
 from rules.rule import Reason, Rule
@@ -85,6 +86,15 @@ FINDINGS: tuple[Reason, ...] = (
         links.ACS_CUSTOM_DOMAIN,
     ),
     Reason(
+        "unread_signins",
+        "high",
+        "Every page of the sign-in logs Graph served could be read.",
+        "Sign-ins in the spans listed were not counted: Graph answered pages there that could not be used, "
+        "asked again and read around to the second. Review those minutes in the Microsoft Entra admin center "
+        "(Sign-in logs, filtered to that date and time); later runs are not affected.",
+        links.SIGNIN_LOGS,
+    ),
+    Reason(
         "attack",
         "high",
         "Password spray over legacy authentication: a source failing credentials on many accounts in one hour.",
@@ -123,6 +133,8 @@ def tenant_findings_counted(tenant: TenantSnapshot, legacy_active_users: int) ->
     apple, consent, legacy_block = tenant.apple_app, tenant.user_consent, tenant.legacy_block
     attack, devices = tenant.attack, tenant.devices
     findings: list[Finding] = [SIGNIN_LOGS_FINDING] if tenant.signin_logs_available is False else []
+    if tenant.unread:
+        findings.append(unread_finding(tenant.unread))
     if devices is not None and not devices.readable:
         findings.append(finding("device_partnerships", False, f"Device partnerships unavailable: {devices.problem}"))
     elif devices is not None:
@@ -179,17 +191,39 @@ def tenant_findings_counted(tenant: TenantSnapshot, legacy_active_users: int) ->
         findings.append(sender_finding(tenant.sender, legacy_active_users))
     if attack is not None and attack.accounts:
         sources = ", ".join(f"{ip} ({n} accounts)" for ip, n in list(attack.sources.items())[:5])
+        count = max(attack.source_count, len(attack.sources))
+        among = sources if count == len(attack.sources) else f"{count} source(s), the most active {sources}"
+        among = among if attack.sources else f"{count} source(s)"
         findings.append(
             finding(
                 "attack",
                 False,
                 f"Password spray over legacy authentication between {attack.first_seen:%Y-%m-%d %H:%M} and "
-                f"{attack.last_seen:%Y-%m-%d %H:%M} UTC from {sources}: {attack.accounts} account(s) show only "
+                f"{attack.last_seen:%Y-%m-%d %H:%M} UTC from {among}: {attack.accounts} account(s) show only "
                 "attack traffic and were not emailed.",
                 CATALOG["attack"].action,
             )
         )
     return findings
+
+
+def unread_finding(spans: Sequence[UnreadSpan]) -> Finding:
+    """What the admin must look up by hand: each skipped span of the log, with what Graph answered there."""
+    shown = "; ".join(
+        f"{STREAM_NAMES.get(s.stream, s.stream)} {s.start:%Y-%m-%d %H:%M:%S} to "
+        f"{s.end:%H:%M:%S}{'' if s.end.date() == s.start.date() else f' on {s.end:%Y-%m-%d}'} UTC ({s.code})"
+        for s in spans[:5]
+    )
+    more = f" and {len(spans) - 5} more" if len(spans) > 5 else ""
+    return finding(
+        "unread_signins",
+        False,
+        f"Part of the sign-in log could not be read: {len(spans)} span(s) skipped as poison pages: {shown}{more}.",
+        CATALOG["unread_signins"].action,
+    )
+
+
+STREAM_NAMES = {"signins-legacy": "legacy sign-ins", "signins-apple": "Apple app sign-ins"}
 
 
 def _device_action(emails_may_go: bool) -> str:

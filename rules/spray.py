@@ -8,16 +8,22 @@ serialisable, so a checkpoint carries it across runs. When the window is read, e
 from those sources become ``Evidence.spray_failures`` and the admin gets the attack finding.
 
 An attacker chooses how many sources to use, so the state is bounded (it travels in one checkpoint
-row): at most MAX_SOURCES sources are named, and sources found beyond those are still counted (once
-per run) and still widen the attack's time span (``unnamed``), though their victims' failures are not
-marked as spray; at most MAX_OPEN_BUCKETS hours of not-yet-spray sources are kept open, and when more
-are needed the bucket with the fewest accounts (the oldest of those) is forgotten first: the one
-furthest from the threshold. Evictions are counted for the run.
+row): at most MAX_SOURCES sources are named (the finding lists the 20 that hit most accounts). Sources
+found beyond those are *unnamed*: an 8-byte hash each, at most MAX_UNNAMED_REMEMBERED of them, which
+the window's staging table keeps beside the users' deltas (a commit at a time, ``drain_unnamed``), so
+a later run of the same window knows them again. They are counted once each, widen the attack's time
+span, and their victims' failures are marked as spray exactly as a named source's are
+(``SpraySources``): a spray of 100,000 sources is one finding with its true number of sources and of
+attacked accounts. Past MAX_UNNAMED_REMEMBERED a source is still counted, but not remembered: its
+victims are not marked, and seen again in another hour it counts again. At most MAX_OPEN_BUCKETS hours
+of not-yet-spray sources are kept open, and when more are needed the bucket with the fewest accounts
+(the oldest of those) is forgotten first: the one furthest from the threshold. Evictions are counted
+for the run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -28,14 +34,15 @@ from core.records import OTHER, Delta, Evidence, SignInEvent
 from rules.signals import CREDENTIAL_ERROR_CODES, network_of
 
 NAME = "password_spray"
-VERSION = "2"
+VERSION = "3"
+"""3: victims of unnamed sources (past MAX_SOURCES) are marked as spray too."""
 HOUR = 3600
 ORDER_SLACK_SECONDS = 300
 """Pages come newest first; an hour is closed only when the stream is this far past its start."""
 MAX_SOURCES = 1000
 """Spray sources named in the state (about 90 KB): the finding lists 20, attribution needs the rest."""
 MAX_UNNAMED_REMEMBERED = 200_000
-"""Unnamed sources recognised again within a run (8-byte hashes, about 20 MB at most; never stored)."""
+"""Unnamed sources remembered (8-byte hashes: 1.6 MB in the window's staging table, about 20 MB in memory)."""
 MAX_OPEN_BUCKETS = 500
 MAX_OPEN_ACCOUNTS = 2500
 """Account hashes held across all open buckets (LAM_SPRAY_MIN_ACCOUNTS may be large): about 40 KB."""
@@ -56,7 +63,9 @@ class SprayTracker:
     unnamed: int = 0
     """Spray sources found after MAX_SOURCES were named: counted, and in ``unnamed_span``."""
     _unnamed_seen: set[bytes] = field(default_factory=set)
-    """Their hashes, in memory only (up to MAX_UNNAMED_REMEMBERED), so a source is counted once a run."""
+    """Their hashes (up to MAX_UNNAMED_REMEMBERED), so a source is counted once and its victims marked."""
+    _unnamed_new: list[bytes] = field(default_factory=list)
+    """Hashes found since the last ``drain_unnamed``: what the next commit stages."""
     unnamed_span: tuple[float, float] | None = None
     evicted: int = 0
     """Open buckets forgotten to stay within bounds (this run)."""
@@ -102,8 +111,31 @@ class SprayTracker:
             return
         self.unnamed += 1
         if len(self._unnamed_seen) < MAX_UNNAMED_REMEMBERED:
-            self._unnamed_seen.add(id_key(ip))
+            key = id_key(ip)
+            self._unnamed_seen.add(key)
+            self._unnamed_new.append(key)
         self._widen_unnamed(first, last)
+
+    def drain_unnamed(self) -> list[bytes]:
+        """The unnamed sources found since the last call, for the commit that stages them."""
+        found, self._unnamed_new = self._unnamed_new, []
+        return found
+
+    def remember_unnamed(self, keys: Iterable[bytes]) -> None:
+        """Unnamed sources an earlier run of this window staged (at most MAX_UNNAMED_REMEMBERED are kept)."""
+        for key in keys:
+            if len(self._unnamed_seen) >= MAX_UNNAMED_REMEMBERED:
+                return
+            self._unnamed_seen.add(key)
+
+    @property
+    def source_count(self) -> int:
+        """Every spray source found in the window, named or not."""
+        return len(self.sources) + self.unnamed
+
+    def spray_sources(self) -> SpraySources:
+        """What the users' failures are matched against once the window is read."""
+        return SpraySources(self.sources, self._unnamed_seen)
 
     def _widen_unnamed(self, first: float, last: float) -> None:
         span = self.unnamed_span
@@ -162,7 +194,18 @@ class SprayTracker:
         return tracker
 
 
-def attribute_spray(delta: Delta, sources: Collection[str]) -> tuple[Evidence, tuple[str, ...]]:
+@dataclass(frozen=True)
+class SpraySources:
+    """The window's spray sources: the named ones by address, the unnamed ones by hash."""
+
+    named: Mapping[str, object]
+    unnamed: Collection[bytes] = ()
+
+    def __contains__(self, ip: object) -> bool:
+        return isinstance(ip, str) and (ip in self.named or (bool(self.unnamed) and id_key(ip) in self.unnamed))
+
+
+def attribute_spray(delta: Delta, sources: Container[str]) -> tuple[Evidence, tuple[str, ...]]:
     """The user's evidence with failures from spray sources marked as such, and the sources that hit them.
 
     The attacker's networks are not the user's device: they are taken out of the user's networks.
@@ -185,20 +228,23 @@ def attribute_spray(delta: Delta, sources: Collection[str]) -> tuple[Evidence, t
 
 
 def attack_finding(tracker: SprayTracker, victims: Mapping[str, int], accounts: int) -> AttackFinding | None:
-    """The admin's finding for one window: the accounts hit, each source with its count, the time span."""
+    """The admin's finding for one window: the accounts hit, the sources (how many, and the named ones that hit
+    most, each with its count), the time span. ``victims`` counts accounts by named source."""
     span = tracker.span
-    if span is None or not any(ip in tracker.sources for ip in victims):
+    if span is None or not accounts:
         return None
     return AttackFinding(
         accounts=accounts,
         sources=dict(sorted(victims.items(), key=lambda kv: (-kv[1], kv[0]))[:20]),
         first_seen=datetime.fromtimestamp(span[0], UTC),
         last_seen=datetime.fromtimestamp(span[1], UTC),
+        source_count=tracker.source_count,
     )
 
 
 def merge_attack(prior: AttackFinding | None, new: AttackFinding, attacked_accounts: int) -> AttackFinding:
-    """The standing finding: accounts currently under attack, sources and time span across runs."""
+    """The standing finding: accounts currently under attack, sources and time span across runs. The number of
+    sources is the most one window counted: without every address, two windows' sources cannot be told apart."""
     sources = dict(prior.sources) if prior else {}
     for ip, accounts in new.sources.items():
         sources[ip] = max(sources.get(ip, 0), accounts)
@@ -207,4 +253,5 @@ def merge_attack(prior: AttackFinding | None, new: AttackFinding, attacked_accou
         sources=dict(sorted(sources.items(), key=lambda kv: -kv[1])[:20]),
         first_seen=min(prior.first_seen, new.first_seen) if prior else new.first_seen,
         last_seen=max(prior.last_seen, new.last_seen) if prior else new.last_seen,
+        source_count=max(prior.source_count if prior else 0, new.source_count, len(sources)),
     )

@@ -22,7 +22,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from core.dedupe import pack, unpack
-from core.ingest import Checkpoint, CheckpointConflictError, IngestWindow
+from core.ingest import Checkpoint, CheckpointConflictError, IngestWindow, UnreadSpan
 from store.tables import get_blob, put_blob, utc_datetime
 
 WINDOW_ROW = "signins-window"
@@ -61,6 +61,7 @@ class CheckpointRepository:
         named = str(row.get("FenceStreams") or "").split()
         fences = {name: unpack(get_blob(row, f"NextFence{i}")) for i, name in enumerate(named)}
         spray = get_blob(row, "Spray")
+        ranges = row.get("Ranges") or "[]"
         return IngestWindow(
             window_id=str(row.get("WindowId") or ""),
             end=end,
@@ -76,6 +77,8 @@ class CheckpointRepository:
             new_fences=fences,
             recent=unpack(get_blob(row, "Recent")),
             spray=orjson.loads(spray) if spray else {},
+            ranges=[(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in orjson.loads(ranges)],
+            unread=spans_from_json(row.get("Unread")),
             etag=row.metadata.get("etag"),
         )
 
@@ -150,9 +153,21 @@ class CheckpointRepository:
             put_blob(entity, f"NextFence{i}", pack(fence), FENCE_CHUNKS)
         if window.position is not None:
             entity["Position"] = window.position
+        entity["Ranges"] = orjson.dumps([[a.isoformat(), b.isoformat()] for a, b in window.ranges]).decode()
+        entity["Unread"] = spans_to_json(window.unread)
         put_blob(entity, "Recent", pack(window.recent), RECENT_CHUNKS)
         put_blob(entity, "Spray", orjson.dumps(window.spray) if window.spray else b"", SPRAY_CHUNKS)
         return entity
+
+
+def spans_to_json(spans: list[UnreadSpan]) -> str:
+    """Skipped spans as one JSON string property (at most rules.unread.MAX_SPANS of them: a few KB)."""
+    return orjson.dumps([[s.stream, s.start.isoformat(), s.end.isoformat(), s.code] for s in spans]).decode()
+
+
+def spans_from_json(text: object) -> list[UnreadSpan]:
+    items = orjson.loads(text) if isinstance(text, str) and text else []
+    return [UnreadSpan(str(n), datetime.fromisoformat(a), datetime.fromisoformat(b), str(c)) for n, a, b, c in items]
 
 
 _CONFLICT = (

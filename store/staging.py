@@ -7,6 +7,9 @@ partitions in order and rows in order within them, so the whole table still read
 order, while no partition grows large (writes into one big partition slow down, in Azurite most of
 all). A segment counts once the window row names its attempt; rows of an attempt that died before
 that are ignored. When the window is done the whole table goes in one call.
+
+The password-spray sources found past the ones the window row names (rules/spray.py, 8-byte hashes)
+are staged here too, a segment at a time, in the partition ``!!`` that no user id can have.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ import msgspec
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableServiceClient
 
+from core.dedupe import pack, unpack
 from core.records import Delta
-from store.tables import REPLACE, transactions
+from store.tables import CHUNK_BYTES, REPLACE, transactions
 
 PREFIX = "lamstage"
 SEPARATOR = "!"
@@ -30,6 +34,8 @@ SEPARATOR = "!"
 LEFTOVER_AGE = timedelta(days=1)
 PARTITION_CHARS = 2
 """256 partitions for hex ids: a million-event window leaves a few hundred rows in each."""
+SOURCES_PARTITION = SEPARATOR * PARTITION_CHARS
+"""Below every user's partition: a user id is never empty and has no separator (core.bounds)."""
 
 
 def _partition(user_id: str) -> str:
@@ -61,10 +67,7 @@ class StagingTable:
         holds a second copy of the segment."""
         if not deltas:
             return
-        if not self._created:
-            with contextlib.suppress(ResourceExistsError):
-                self._service.create_table(self.name)
-            self._created = True
+        self._ensure()
         suffix = f"{SEPARATOR}{segment:05d}{SEPARATOR}{attempt}"
         partitions: dict[str, list[str]] = {}
         for user_id in deltas:
@@ -79,6 +82,47 @@ class StagingTable:
                 self._table.submit_transaction(batch)
                 yield len(batch)
 
+    def write_sources(self, segment: int, attempt: str, keys: list[bytes]) -> Iterator[int]:
+        """Stage one segment's newly found spray-source hashes, a row per 64 KiB; yields the rows written."""
+        if not keys:
+            return
+        self._ensure()
+        blob = pack(set(keys))
+        rows = (
+            (
+                "upsert",
+                {
+                    "PartitionKey": SOURCES_PARTITION,
+                    "RowKey": f"s{n:04d}{SEPARATOR}{segment:05d}{SEPARATOR}{attempt}",
+                    "S": blob[start : start + CHUNK_BYTES],
+                },
+                REPLACE,
+            )
+            for n, start in enumerate(range(0, len(blob), CHUNK_BYTES))
+        )
+        for batch in transactions(rows):
+            self._table.submit_transaction(batch)
+            yield len(batch)
+
+    def sources(self, segments: list[str]) -> Iterator[bytes]:
+        """The spray-source hashes the committed segments staged."""
+        if not segments:
+            return
+        query = "PartitionKey eq @p"
+        try:
+            for row in self._table.query_entities(query, parameters={"p": SOURCES_PARTITION}):
+                _, segment, attempt = str(row["RowKey"]).rsplit(SEPARATOR, 2)
+                if int(segment) < len(segments) and segments[int(segment)] == attempt:
+                    yield from unpack(bytes(row["S"]))
+        except ResourceNotFoundError:
+            return
+
+    def _ensure(self) -> None:
+        if not self._created:
+            with contextlib.suppress(ResourceExistsError):
+                self._service.create_table(self.name)
+            self._created = True
+
     def committed(self, segments: list[str], page_size: int = 1000) -> Iterator[tuple[str, Delta]]:
         """Each user's committed deltas summed, in user-id order (the table's own order)."""
         if not segments:
@@ -88,6 +132,8 @@ class StagingTable:
         rows = self._table.list_entities(results_per_page=page_size)
         try:
             for row in rows:
+                if row["PartitionKey"] == SOURCES_PARTITION:
+                    continue
                 user_id, segment, attempt = str(row["RowKey"]).rsplit(SEPARATOR, 2)
                 index = int(segment)
                 if index >= len(segments) or segments[index] != attempt:

@@ -10,7 +10,9 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
 from core.findings import AttackFinding, DeviceFinding, ExchangeSwitches, RetirementBaseline, TenantSnapshot
+from core.ingest import UnreadSpan
 from core.records import AppleAppStatus, ConsentPolicy, LegacyBlockPolicy
+from store.checkpoints import spans_from_json, spans_to_json
 from store.tables import utc_datetime
 
 APPLE_APP_ROW = "apple_app"
@@ -21,6 +23,7 @@ DEVICES_ROW = "device_partnerships"
 SIGNIN_LOGS_ROW = "signin_logs"
 SWITCHES_ROW = "exchange_switches"
 BASELINE_ROW = "retirement_baseline"
+UNREAD_ROW = "unread_signins"
 _SYSTEM = {"PartitionKey", "RowKey", "Timestamp", "etag", "ChangedAt"}
 
 
@@ -129,6 +132,7 @@ class TenantRepository:
             sources={str(k): int(v) for k, v in orjson.loads(row.get("Sources") or "{}").items()},
             first_seen=first,
             last_seen=last,
+            source_count=int(row.get("SourceCount") or 0),
         )
 
     def save_attack(self, finding: AttackFinding, now: datetime) -> bool:
@@ -139,6 +143,7 @@ class TenantRepository:
                 "Sources": orjson.dumps(finding.sources).decode(),
                 "FirstSeen": finding.first_seen,
                 "LastSeen": finding.last_seen,
+                "SourceCount": finding.source_count,
             },
             now,
         )
@@ -240,6 +245,16 @@ class TenantRepository:
         row = self._load(SIGNIN_LOGS_ROW)
         return None if row is None else bool(row.get("Available"))
 
+    def load_unread(self) -> list[UnreadSpan]:
+        """Spans of the sign-in log skipped as poison, newest first (none: never any)."""
+        row = self._load(UNREAD_ROW)
+        return spans_from_json(row.get("Spans")) if row is not None else []
+
+    def save_unread(self, spans: list[UnreadSpan], now: datetime) -> bool:
+        if not spans and self._load(UNREAD_ROW) is None:
+            return False
+        return self._save(UNREAD_ROW, {"Spans": spans_to_json(spans)}, now)
+
     def snapshot(self) -> TenantSnapshot:
         """Every stored check of the tenant, for the findings (rules/readiness.py judges them)."""
         return TenantSnapshot(
@@ -251,6 +266,7 @@ class TenantRepository:
             signin_logs_available=self.signin_logs_available(),
             switches=self.load_switches(),
             baseline=self.load_baseline(),
+            unread=tuple(self.load_unread()),
         )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from pycep import BicepParser
 
 from pipeline.settings import LOCAL_ONLY_SETTINGS
+from report.app import KEYED_PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE_DIRS = ("core", "rules", "collectors", "store", "notify", "report", "pipeline", "blueprints")
@@ -158,6 +159,11 @@ def identity_problems(docs: dict[str, dict[str, Any]], folder: Path) -> list[str
         and props.get("identityProviders", {}).get("azureActiveDirectory", {}).get("enabled") is True
     ):
         problems.append("admin views: Entra ID sign-in (authsettingsV2, requireAuthentication) is missing")
+    validation = props.get("globalValidation", {})
+    if auth and validation.get("excludedPaths") != [f"{KEYED_PREFIX}/*"]:
+        problems.append(f"admin views: sign-in must leave out {KEYED_PREFIX}/* alone (the function-key door)")
+    if auth and validation.get("unauthenticatedClientAction") not in ("RedirectToLoginPage", "Return401"):
+        problems.append("admin views: a request without sign-in must be sent to sign in or refused")
     graph_roles_file = folder / "modules" / "graph-roles.bicep"
     if graph_roles_file.exists():
         granted = docs["modules/graph-roles.bicep"]["variables"]["graphRoles"]["value"]

@@ -16,10 +16,12 @@ from collectors.graph import build_graph_client
 from collectors.signins import parse_signins_bytes
 from core.bounds import CUT_MARKER, MAX_TEXT_CHARS, bounded, is_key_safe
 from core.clock import parse_graph_time
-from core.ingest import IngestWindow
+from core.dedupe import id_key
+from core.ingest import IngestWindow, UnreadSpan
 from core.records import Delta, DeviceRecord, Evidence, SignInEvent, UserState, Verdict
 from devstack.azurite import Azurite
 from rules.spray import MAX_SOURCES, SprayTracker, attack_finding
+from rules.unread import MAX_SPANS, merge_spans, still_checkable
 from store.checkpoints import SPRAY_CHUNKS, CheckpointRepository
 from store.staging import StagingTable
 from store.tables import CHUNK_BYTES, ensure_tables
@@ -123,12 +125,15 @@ def test_a_spray_from_100000_sources_stays_one_finding_in_a_bounded_state_with_m
         tracemalloc.stop()
     assert len(tracker.sources) == MAX_SOURCES
     assert len(tracker.sources) + tracker.unnamed == 100_000, "every source counted, named or not"
+    assert tracker.source_count == 100_000
+    unnamed_ip = spray_event(99_999, 0, 0).ip
+    assert unnamed_ip not in tracker.sources and unnamed_ip in tracker.spray_sources(), "its victims are marked"
     state = orjson.dumps(tracker.state())
     assert len(state) <= SPRAY_CHUNKS * CHUNK_BYTES
     assert peak < 40 * 2**20, f"peak {peak / 2**20:.0f} MiB"
     victims = {ip: 2 for ip in list(tracker.sources)[:30]}
     finding = attack_finding(tracker, victims, accounts=2)
-    assert finding is not None and len(finding.sources) == 20
+    assert finding is not None and len(finding.sources) == 20 and finding.source_count == 100_000
     assert finding.first_seen <= finding.last_seen
 
 
@@ -170,6 +175,23 @@ def test_an_id_that_is_a_prefix_of_another_is_staged_and_read_back(azurite: Azur
     read = [(user, delta.evidence.legacy_failure) for user, delta in staging.committed(["x1"])]
     staging.drop()
     assert read == sorted((i, n + 1) for n, i in enumerate(ids))
+
+
+def test_spray_sources_past_the_named_ones_are_staged_beside_the_deltas_and_read_back_if_committed(
+    azurite: Azurite, tenant_id: str
+) -> None:
+    service = TableServiceClient.from_connection_string(azurite.connection_string)
+    staging = StagingTable(service, tenant_id, "20261120120000cafe")
+    found = [id_key(f"2001:db8:{n:x}::1") for n in range(20_000)]  # three rows of 64 KiB
+    for _ in staging.write(0, "x1", {"a": Delta(Evidence(legacy_failure=1))}):
+        pass
+    written = sum(staging.write_sources(0, "x1", found[:15_000]))
+    written += sum(staging.write_sources(1, "dead", found[15_000:]))  # a run that died before committing
+    back = set(staging.sources(["x1", "x2"]))
+    users = [user for user, _ in staging.committed(["x1"])]
+    staging.drop()
+    assert written == 3 and back == set(found[:15_000])
+    assert users == ["a"], "the sources' partition is not a user"
 
 
 def test_real_next_links_stay_on_graph_and_others_do_not() -> None:
@@ -214,3 +236,16 @@ def test_a_user_row_with_hostile_device_text_stays_within_one_property() -> None
     back = from_entity(entity)
     assert 0 < len(back.devices) < 20 and back.devices[0].friendly_name.endswith(CUT_MARKER)
     assert back.evidence.upn.endswith(CUT_MARKER)
+
+
+def test_skipped_spans_of_the_log_are_joined_capped_and_dropped_once_entra_id_no_longer_keeps_them() -> None:
+    def span(second: int, stream: str = "signins-legacy") -> UnreadSpan:
+        start = NOW - timedelta(seconds=second)
+        return UnreadSpan(stream, start, start + timedelta(seconds=1), "noValue")
+
+    walked = merge_spans([], [span(s) for s in range(1, 500)])  # a Graph that answers every second badly
+    assert walked == [UnreadSpan("signins-legacy", NOW - timedelta(seconds=499), NOW, "noValue")]
+    scattered = merge_spans([span(5, "signins-apple")], [span(10 * s) for s in range(1, 100)])
+    assert len(scattered) == MAX_SPANS and scattered[0] == span(5, "signins-apple") and scattered[1] == span(10)
+    old = UnreadSpan("signins-legacy", NOW - timedelta(days=31), NOW - timedelta(days=31, seconds=-1), "invalidJson")
+    assert still_checkable([old, span(10)], NOW) == [span(10)]

@@ -27,6 +27,7 @@ import pytest
 
 from core.config import RuleConfig
 from core.findings import SEVERITIES, AttackFinding, DeviceFinding, SenderSetup, Severity, TenantSnapshot
+from core.ingest import UnreadSpan
 from core.records import (
     AppleAppStatus,
     ConsentPolicy,
@@ -525,6 +526,7 @@ def snapshots() -> Iterator[TenantSnapshot]:
         apples, consents, blocks, attacks, device_findings, (None, True, False), senders
     ):
         yield TenantSnapshot(apple, consent, block, attack, found, signin_logs_available=logs, sender=sender)
+    yield TenantSnapshot(unread=(UnreadSpan("signins-legacy", seen, seen + timedelta(seconds=1), "noValue"),))
 
 
 def test_every_tenant_finding_is_in_the_catalog() -> None:

@@ -19,6 +19,7 @@ from azure.functions.timer import TimerRequest
 from devstack.azurite import Azurite
 from devstack.simulator import SimServer
 from pipeline.settings import SCHEDULE_SETTINGS
+from report.app import KEYED_PREFIX
 from sim.scenario import Scenario
 from tests.conftest import outbox_messages, sim_env
 from tests.scenarios import add_user, legacy_signins, tenant
@@ -48,7 +49,14 @@ def test_the_entry_module_only_registers_blueprints() -> None:
 
 def test_the_host_finds_three_timers_and_the_users_api() -> None:
     found = functions()
-    assert set(found) == {"collect_and_evaluate", "check_apple_app", "notify_users", "send_digest", "admin_views"}
+    assert set(found) == {
+        "collect_and_evaluate",
+        "check_apple_app",
+        "notify_users",
+        "send_digest",
+        "admin_views",
+        "admin_keyed",
+    }
     # The binding JSON the host reads from the worker at indexing time.
     schedules = {name: json.loads(fn.get_raw_bindings()[0]) for name, fn in found.items()}
     assert schedules["collect_and_evaluate"]["type"] == "timerTrigger"
@@ -58,13 +66,23 @@ def test_the_host_finds_three_timers_and_the_users_api() -> None:
     assert {s.strip("%") for s in (b["schedule"] for b in schedules.values() if "schedule" in b)} == set(
         SCHEDULE_SETTINGS
     )
-    http = schedules["admin_views"]
-    assert (http["type"], http["route"], http["authLevel"], http["methods"]) == (
+    # changed by issue 16: people sign in with Entra ID (no key, the app refuses anyone App Service
+    # authentication did not sign in); scripts keep the function key on /api/keyed/…, the path infra/
+    # leaves out of the sign-in (tests/infra_rules.py checks the two agree)
+    people, scripts = schedules["admin_views"], schedules["admin_keyed"]
+    assert (people["type"], people["route"], people["authLevel"], people["methods"]) == (
         "httpTrigger",
         "{*path}",
+        "ANONYMOUS",
+        ["GET"],
+    )
+    assert (scripts["type"], scripts["route"], scripts["authLevel"], scripts["methods"]) == (
+        "httpTrigger",
+        KEYED_PREFIX.removeprefix("/api/") + "/{*path}",
         "FUNCTION",
         ["GET"],
     )
+    assert sorted(found)[0] == "admin_keyed", "the key door sorts first (the host's route order goes by name)"
 
 
 @pytest.fixture
@@ -101,11 +119,15 @@ def test_the_timers_run_the_cycle(deployed: SimServer, azurite: Azurite) -> None
     assert sorted(r["Step"] for r in runs) == ["apple-app", "collect", "notify"]
 
 
-def call_admin(path: str, **params: str) -> func.HttpResponse:
-    """Through the Functions entry point, as the host calls it: the ASGI middleware and the admin app."""
-    handler = functions()["admin_views"].get_user_function()
-    url = f"http://localhost/api/{path}" + (f"?{urlencode(params)}" if params else "")
-    request = func.HttpRequest(method="GET", url=url, params=params, body=b"")
+def call_admin(
+    path: str, function: str = "admin_keyed", headers: dict[str, str] | None = None, **params: str
+) -> func.HttpResponse:
+    """Through the Functions entry point, as the host calls it (after checking the key of ``admin_keyed``):
+    the ASGI middleware and the admin app."""
+    handler = functions()[function].get_user_function()
+    prefix = "/api/keyed" if function == "admin_keyed" else "/api"
+    url = f"http://localhost{prefix}/{path}" + (f"?{urlencode(params)}" if params else "")
+    request = func.HttpRequest(method="GET", url=url, headers=headers or {}, params=params, body=b"")
     response: func.HttpResponse = asyncio.run(handler(request, None))
     return response
 
@@ -127,3 +149,16 @@ def test_admin_views_through_the_function(deployed: SimServer) -> None:
     bad = call_admin("users", status="legacy_active' or PartitionKey ne '")
     assert bad.status_code == 400
     assert "status:" in json.loads(bad.get_body())["error"]
+
+
+def test_the_people_door_through_the_function_needs_app_service_sign_in(
+    deployed: SimServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    principal = {"X-MS-CLIENT-PRINCIPAL-ID": "00000000-0000-0000-0000-000000000000"}
+    monkeypatch.delenv("WEBSITE_AUTH_ENABLED", raising=False)
+    assert call_admin("summary", "admin_views", principal).status_code == 403, "a forged header alone opens nothing"
+    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "True")
+    assert call_admin("summary", "admin_views").status_code == 401
+    assert call_admin("keyed/summary", "admin_views").status_code == 401, "the key door's path is no way round"
+    signed_in = call_admin("summary", "admin_views", principal)
+    assert signed_in.status_code == 200 and json.loads(signed_in.get_body())["tracked"] == 0

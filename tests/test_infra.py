@@ -169,7 +169,11 @@ def test_our_identity_rules_catch_each_weakening(tmp_path: Path) -> None:
             ("scope: storage::tableService", "scope: storage"),
             ("scope: appInsights", "scope: communication"),
         ],
-        "modules/functionapp.bicep": [("requireAuthentication: true", "requireAuthentication: false")],
+        "modules/functionapp.bicep": [
+            ("requireAuthentication: true", "requireAuthentication: false"),
+            ("excludedPaths: ['/api/keyed/*']", "excludedPaths: ['/api/*']"),
+            ("unauthenticatedClientAction: 'RedirectToLoginPage'", "unauthenticatedClientAction: 'AllowAnonymous'"),
+        ],
     }
     for name, changes in edits.items():
         path = copy / name
@@ -184,6 +188,8 @@ def test_our_identity_rules_catch_each_weakening(tmp_path: Path) -> None:
         "monitoringMetricsPublisher: the identity needs it on App Insights (local auth is off)",
         "communication communication: disableLocalAuth must be true (the app sends with its identity)",
         "admin views: Entra ID sign-in (authsettingsV2, requireAuthentication) is missing",
+        "admin views: sign-in must leave out /api/keyed/* alone (the function-key door)",
+        "admin views: a request without sign-in must be sent to sign in or refused",
         "Graph role Directory.Read.All: broader than needed (least privilege)",
         "Graph role Directory.Read.All: say why it is needed, on its line",
     ]

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 
 from core.config import RuleConfig
+from core.findings import AttackFinding, TenantSnapshot
 from core.records import OTHER, Delta, SignInEvent, capped
 from rules.advice import advice_for
 from rules.evidence import fold_legacy
 from rules.legacy_activity import classify
-from rules.spray import SprayTracker, attack_finding, attribute_spray
+from rules.readiness import tenant_findings_counted
+from rules.spray import MAX_SOURCES, SprayTracker, attack_finding, attribute_spray, merge_attack
 from rules.user_agent import parse_user_agent
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -58,7 +61,7 @@ def test_ios_15_minor_versions_are_known() -> None:
     assert parse_user_agent("Apple-iPhone10C1/1908.394").os_version == "15.8"  # unlisted: its train's 15.8
 
 
-def failure(user: str, ip: str, minute: int, code: int = 50126, agent: str = "BAV2ROPC") -> SignInEvent:
+def failure(user: str, ip: str, minute: float, code: int = 50126, agent: str = "BAV2ROPC") -> SignInEvent:
     return SignInEvent(
         id=f"{user}-{ip}-{minute}",
         created_at=NOW + timedelta(minutes=minute),
@@ -156,3 +159,42 @@ def test_counts_stay_bounded_and_exact() -> None:
     fold_legacy(acc, events, EAS)
     assert len(acc["u"].evidence.networks) <= 64
     assert sum(acc["u"].evidence.networks.values()) == 300
+
+
+def test_victims_of_sources_past_the_named_ones_are_attacked_accounts_too_across_a_checkpoint() -> None:
+    """Before: past MAX_SOURCES named sources, victims were not marked and the attacked-account count came
+    out low. 1,500 sources, each failing on its own two accounts within the hour (a threshold of 2)."""
+    events = newest_first(
+        [failure(f"v{s}-{a}", f"2001:db8:{s:x}::1", minute=50 - s * 0.02) for s in range(1500) for a in range(2)]
+    )
+    acc: dict[str, Delta] = {}
+    fold_legacy(acc, events, EAS)
+    tracker = SprayTracker(min_accounts=2)
+    tracker.add(events[:1600])
+    staged = tracker.drain_unnamed()  # what the first commit stages beside the deltas
+    restored = SprayTracker.from_state(2, orjson.loads(orjson.dumps(tracker.state())))
+    restored.remember_unnamed(staged)  # the next run of the window reads them back
+    restored.add(events[1600:])
+    assert (len(restored.sources), restored.unnamed, restored.source_count) == (MAX_SOURCES, 500, 1500)
+    sources = restored.spray_sources()
+    attacked, by_named = 0, 0
+    for user, delta in acc.items():
+        evidence, hit = attribute_spray(delta, sources)
+        assert hit and evidence.spray_failures == 1, user
+        assert classify(evidence, SETTINGS)[0] == "attack_suspected", user
+        attacked += 1
+        by_named += any(ip in restored.sources for ip in hit)
+    assert (attacked, by_named) == (3000, 2 * MAX_SOURCES)
+    finding = attack_finding(restored, {"2001:db8::1": 2}, accounts=attacked)
+    assert finding is not None and (finding.accounts, finding.source_count) == (3000, 1500)
+    assert "2001:db8:5dc::1" not in sources, "a source that never reached the threshold is not one"
+
+
+def test_the_spray_finding_says_how_many_sources_in_all_not_only_the_ones_it_lists() -> None:
+    listed = {f"2001:db8:{n:x}::1": 2 for n in range(20)}
+    attack = AttackFinding(2100, listed, NOW, NOW + timedelta(minutes=17), source_count=1050)
+    (found,) = [f for f in tenant_findings_counted(TenantSnapshot(attack=attack), 0) if f.name == "attack"]
+    assert "UTC from 1050 source(s), the most active 2001:db8:0::1 (2 accounts), " in found.summary
+    assert found.summary.endswith(": 2100 account(s) show only attack traffic and were not emailed.")
+    merged = merge_attack(attack, replace(attack, source_count=40), 2100)
+    assert merged.source_count == 1050, "the most one window counted"

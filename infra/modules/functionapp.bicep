@@ -43,7 +43,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   }
   properties: {
     //checkov:skip=CKV_AZURE_17:Client certificates are not used: admins call the HTTP views with a function key (or Entra ID auth, docs/deploy.md).
-    //checkov:skip=CKV_AZURE_222:The admin HTTP views need a reachable endpoint; without a VNet that is the public one, behind function keys and HTTPS only.
+    //checkov:skip=CKV_AZURE_222:The admin HTTP views need a reachable endpoint; without a VNet that is the public one, behind Entra ID sign-in or function keys, HTTPS only.
     //checkov:skip=CKV_AZURE_212:Flex Consumption scales from zero by design; the work is timer-driven and resumes on the next schedule.
     //checkov:skip=CKV_AZURE_213:No health-check path: Flex Consumption instances are event-driven and there is no always-on web tier to probe.
     serverFarmId: plan.id
@@ -131,9 +131,10 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
-// Entra ID sign-in in front of every admin view (the dashboard for people): a request without a session
-// is sent to the tenant's sign-in page (scripts present a token for the same app registration); the
-// function key stays required behind it (docs/deploy.md).
+// Entra ID sign-in in front of the admin views for people (/api/…, no function key: the app itself refuses
+// a request App Service authentication did not sign in, report/access.py); a request without a session is
+// sent to the tenant's sign-in page. Scripts use /api/keyed/… instead, left out of the sign-in here and
+// guarded by the function key (in the x-functions-key header) in the Functions host (docs/deploy.md).
 resource adminSignIn 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(adminSignInClientId)) {
   parent: app
   name: 'authsettingsV2'
@@ -150,6 +151,8 @@ resource adminSignIn 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(adminS
       requireAuthentication: true
       unauthenticatedClientAction: 'RedirectToLoginPage'
       redirectToProvider: 'azureactivedirectory'
+      // "/path/*" excludes everything below it (MicrosoftDocs/azure-docs issue 86514, the product team's answer).
+      excludedPaths: ['/api/keyed/*']
     }
     httpSettings: { requireHttps: true }
     identityProviders: {

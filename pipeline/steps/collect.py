@@ -20,7 +20,7 @@ from collectors.switches import read_switches
 from core.clock import utcnow
 from core.constants import EXCHANGE_WEB_SERVICES
 from core.findings import DeviceFinding
-from core.ingest import Checkpoint, IngestWindow
+from core.ingest import Checkpoint, IngestWindow, UnreadSpan
 from core.records import DeviceRecord, UserState
 from core.runs import CollectFigures, GraphCost, RunRecord, StatusCounts, StepError, StepResult
 from pipeline.credentials import async_credential
@@ -32,6 +32,7 @@ from rules.protocols import BY_CLIENT_APP, SMTP_AUTH
 from rules.readiness import SIGNIN_LOGS_FINDING
 from rules.retirements import RECENT_DAYS, affected_accounts, baseline_of, finding_name
 from rules.spray import attack_finding, merge_attack
+from rules.unread import still_checkable
 from store.staging import drop_leftovers
 
 NO_PREMIUM_LICENCE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
@@ -49,6 +50,8 @@ NOT_RECORDS = frozenset(
         "spray_buckets_evicted",
         "spray_sources_unnamed",
         "licence_refusal_retried",
+        "poison_range_split",
+        "poison_span_skipped",
     }
 )
 """Noted in the run's figures, but not skipped records: a duplicate was counted before."""
@@ -91,12 +94,13 @@ async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) 
             raise _collection_failure(svc, stamp, window, exc, read) from exc
         read = _read_result(reader, svc.graph.stats.cost_since(graph_before), started)
         judging = time.monotonic()
-        writes = svc.tenant.save_signin_logs(True, stamp)
-        message = ""
+        writes = int(svc.tenant.save_signin_logs(True, stamp))
+        writes += svc.tenant.save_unread(still_checkable([*svc.tenant.load_unread(), *window.unread], stamp), stamp)
+        message = _unread_message(reader.stats.unread)
         if complete:
             judged = await _judge_and_close(svc, reader, streams, stamp)
         else:
-            message = (
+            message += (
                 f"window {window.starts[LEGACY_STREAM]:%Y-%m-%d %H:%M} to {window.end:%Y-%m-%d %H:%M} UTC is still "
                 f"open after {window.pages} pages ({window.events} sign-ins): the next run continues it"
             )
@@ -139,7 +143,7 @@ async def _judge_and_close(
     staging = reader.staging if window.segments else None
     types = harvest.mailbox_types if harvest is not None else None
     summary = await evaluate_users(
-        svc, stamp, window.window_id, staging, window.segments, reader.spray.sources, devices, types
+        svc, stamp, window.window_id, staging, window.segments, reader.spray.spray_sources(), devices, types
     )
     closed, leftovers = _close_window(svc, reader, streams, stamp)
     readiness_writes, switch_requests = await _readiness(svc, stamp, token)
@@ -171,6 +175,15 @@ def _close_window(
     return writes + leftovers, leftovers
 
 
+def _unread_message(spans: list[UnreadSpan]) -> str:
+    if not spans:
+        return ""
+    return (
+        f"skipped {len(spans)} unreadable span(s) of the sign-in log as poison pages (the first at "
+        f"{spans[0].start:%Y-%m-%d %H:%M:%S} UTC, {spans[0].code}): see the findings. "
+    )
+
+
 def _collection_failure(
     svc: Services, stamp: datetime, window: IngestWindow, exc: GraphError, read: StepResult
 ) -> StepError:
@@ -198,6 +211,7 @@ def _read_result(reader: WindowReader, graph: GraphCost, started: float) -> Step
         staged_rows=stats.staged_rows,
         noted={k: v for k, v in stats.skipped.items() if v},
         samples=dict(stats.samples),
+        unread=tuple(stats.unread),
     )
     skipped = sum(v for k, v in stats.skipped.items() if k not in NOT_RECORDS)
     return StepResult(figures, pages=stats.pages, events=stats.events, skipped=skipped, writes=stats.writes)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -21,7 +21,7 @@ from pipeline.memory import release_free_memory
 from pipeline.wiring import Services
 from rules.breakdown import BreakdownCounter
 from rules.evaluation import Joined, evaluate_user, join_by_user
-from rules.spray import attribute_spray
+from rules.spray import SpraySources, attribute_spray
 from store.staging import StagingTable
 
 CHUNK_USERS = 500
@@ -47,7 +47,7 @@ async def evaluate_users(
     window_id: str = "",
     staging: StagingTable | None = None,
     segments: list[str] | None = None,
-    spray_sources: Collection[str] = (),
+    spray_sources: SpraySources | None = None,
     devices: dict[str, tuple[DeviceRecord, ...]] | None = None,
     mailbox_types: dict[str, str] | None = None,
 ) -> EvaluationSummary:
@@ -59,7 +59,8 @@ async def evaluate_users(
     # The users table and the staging table are read and written by the synchronous Tables SDK: each
     # chunk's reads and writes run in a worker thread, so the event loop stays free meanwhile.
     while chunk := await asyncio.to_thread(_next_chunk, joined):
-        news = [_new_evidence(item, window_id, spray_sources, summary) for item in chunk]
+        sources = spray_sources or SpraySources({})
+        news = [_new_evidence(item, window_id, sources, summary) for item in chunk]
         wanted = [
             user_id
             for (user_id, before, _, devs), new in zip(chunk, news, strict=True)
@@ -91,14 +92,12 @@ def _next_chunk(joined: Iterator[Joined]) -> list[Joined]:
     return list(islice(joined, CHUNK_USERS))
 
 
-def _new_evidence(
-    item: Joined, window_id: str, sources: Collection[str], summary: EvaluationSummary
-) -> Evidence | None:
+def _new_evidence(item: Joined, window_id: str, sources: SpraySources, summary: EvaluationSummary) -> Evidence | None:
     """The window's evidence for this user, spray failures marked; None if there is none or it is applied."""
     _, before, delta, _ = item
     if delta is None or (before is not None and window_id and before.applied_window == window_id):
         return None
     evidence, hit = attribute_spray(delta, sources)
-    summary.victims_by_source.update(hit)
+    summary.victims_by_source.update(ip for ip in hit if ip in sources.named)  # the finding lists named ones only
     summary.victim_accounts += bool(hit)
     return evidence

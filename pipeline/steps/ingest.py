@@ -8,6 +8,16 @@ segment together with the cursor (nextLink) and the state that travels with it. 
 point resumes from the last commit and counts nothing twice: uncommitted staging rows are ignored,
 and pages after the cursor are read again. A commit is written one transaction at a time in the time
 the request budget makes the reader wait anyway, so checkpoints cost the ingest rate nothing.
+
+A poison page (Graph answers, but with something that is not a usable page: no ``value``, not JSON, a
+nextLink off our Graph or in a loop, too large) is asked for again from the last good point
+MAX_REQUERIES times. If it stays poison, the rest of its time range is split in two halves, read newest
+first, and each half that is refused again is split again, down to one second: that second is skipped
+(an ``UnreadSpan`` in the run's figures and the admin's findings) and the stream reads on below it. A
+page can only be reached through the one before it, so splitting the time range is the way around it.
+A skip counts only once Graph has served a usable answer after it in the same run: a Graph that answers
+nothing usably at all is down, not poisoned, and the run fails with the cursor kept, as for 5xx, 429 and
+timeouts, which are never skipped.
 """
 
 from __future__ import annotations
@@ -23,13 +33,14 @@ from collectors.graph import GraphDeadlineError, GraphError, GraphResponseError
 from collectors.signins import SAMPLE_CHARS, SignInPage, apple_app_filter, legacy_filter, signin_pages
 from core.bounds import bounded
 from core.dedupe import RecentIds, id_key
-from core.ingest import Checkpoint, IngestWindow
+from core.ingest import Checkpoint, IngestWindow, UnreadSpan
 from core.records import Delta, SignInEvent
 from pipeline.memory import release_free_memory
 from pipeline.settings import Settings
 from pipeline.wiring import Services
 from rules.evidence import fold_apple, fold_legacy
 from rules.spray import SprayTracker
+from rules.unread import merge_spans
 from store.checkpoints import CheckpointRepository
 from store.staging import StagingTable, new_window_id
 
@@ -40,8 +51,12 @@ SEGMENT_MAX_USERS = 5000
 """A segment is committed early when it holds this many users: memory stays flat on any tenant."""
 EXPIRED_CURSOR_STATUS = frozenset({400, 404, 410})
 MAX_REQUERIES = 3
-"""Fresh queries after refused pages in one run: a page refused again after that fails the run (the
-cursor stays at the last good page, so the next run starts there)."""
+"""Fresh queries from the last good point after a refused page (or an expired cursor), before the page
+counts as poison and its time range is split."""
+MAX_REFUSED_PER_RUN = 64
+"""Refused answers one run accepts while reading around poison pages (a one-second span takes about 22
+splits of a 30-day range): past this the run fails, and the next one goes on from the last commit."""
+SECOND = timedelta(seconds=1)
 
 
 def _requery_reason(exc: GraphError, *, from_cursor: bool) -> str | None:
@@ -64,12 +79,21 @@ def open_window(settings: Settings, streams: dict[str, Checkpoint], now: datetim
     return IngestWindow(window_id=new_window_id(now), end=now, starts=starts, opened_at=now)
 
 
+def stream_bounds(window: IngestWindow, name: str, before: datetime | None = None) -> tuple[datetime, datetime]:
+    """The time range being read in the stream; ``before`` narrows it to what a lost cursor had not reached
+    yet (the whole second of the oldest sign-in read, so none at that second is missed)."""
+    start, end = window.ranges[0] if window.ranges else (window.starts[name], window.end)
+    if before is not None:
+        end = min(end, before.replace(microsecond=0) + SECOND)
+    return start, end
+
+
 def stream_filter(settings: Settings, window: IngestWindow, name: str, before: datetime | None = None) -> str:
-    """The stream's $filter; ``before`` narrows it to what a lost cursor had not reached yet."""
-    end = window.end if before is None else min(window.end, before.replace(microsecond=0) + timedelta(seconds=1))
+    """The stream's $filter over ``stream_bounds``."""
+    start, end = stream_bounds(window, name, before)
     if name == LEGACY_STREAM:
-        return legacy_filter(window.starts[name], end, settings.legacy_protocols)
-    return apple_app_filter(window.starts[name], end)
+        return legacy_filter(start, end, settings.legacy_protocols)
+    return apple_app_filter(start, end)
 
 
 @dataclass
@@ -77,6 +101,8 @@ class Segment:
     """Deltas folded since the last commit, and the attempt id that will stage them."""
 
     deltas: dict[str, Delta] = field(default_factory=dict)
+    sources: list[bytes] = field(default_factory=list)
+    """Spray sources found past the named ones (hashes), staged with the segment."""
     pages: int = 0
     attempt: str = field(default_factory=lambda: secrets.token_hex(3))
 
@@ -94,6 +120,8 @@ class IngestStats:
     cpu_seconds: float = 0.0
     staged_rows: int = 0
     commits: int = 0
+    unread: list[UnreadSpan] = field(default_factory=list)
+    """Spans of the log skipped as poison by this run."""
 
 
 class Committer:
@@ -128,6 +156,7 @@ class Committer:
 
     def _write(self, number: int, segment: Segment, snapshot: IngestWindow) -> Iterator[int]:
         yield from self._staging.write(number, segment.attempt, segment.deltas)
+        yield from self._staging.write_sources(number, segment.attempt, segment.sources)
         snapshot.etag = self._window.etag  # the previous commit may have finished since the snapshot
         self._checkpoints.save_window(snapshot)
         self._window.etag = snapshot.etag
@@ -151,12 +180,19 @@ class WindowReader:
         self.deadline = deadline
         self.staging = StagingTable(svc.service, svc.settings.tenant_id, window.window_id)
         self.spray = SprayTracker.from_state(svc.settings.rules.spray_min_accounts, window.spray)
+        if self.spray.unnamed:  # an earlier run of this window found sources past the named ones
+            self.spray.remember_unnamed(self.staging.sources(window.segments))
         self.stats = IngestStats()
         self._recent = RecentIds(window.recent)
         self._watched = frozenset(p.casefold() for p in svc.settings.legacy_protocols)
         self._committer = Committer(self.staging, svc.checkpoints, window)
         self._requests_counted = svc.graph.stats.requests
         self._previous_newest: datetime | None = None
+        self._refused = 0
+        self._unconfirmed: list[UnreadSpan] = []
+        """Spans skipped since Graph last served a usable page: not yet known to be poison rather than down."""
+        self._last_refusal: GraphError | None = None
+        self._settled = self._place()
 
     async def read(self) -> bool:
         """Read pages until the window is done (True) or the time budget is spent (False)."""
@@ -172,15 +208,18 @@ class WindowReader:
                             segment = Segment()
                         if out_of_time and self.window.stream < len(STREAMS):
                             return False
+                self._confirm_unread(at_end=True)
             if segment.deltas:  # durable before they are applied; pages with nothing new need no commit
                 self._commit(segment)
             return True
         except GraphDeadlineError:  # Graph asked us to wait past the run's time: the next run goes on
             self.stats.skipped["wait_past_deadline"] += 1
+            self._back_to_settled()
             if segment.pages:
                 self._commit(segment)
             return False
         except GraphError:
+            self._back_to_settled()
             if segment.pages:  # keep what was read before Graph gave up: the next run resumes after it
                 self._commit(segment)
             raise
@@ -196,29 +235,92 @@ class WindowReader:
 
     async def _pages(self) -> AsyncIterator[SignInPage]:
         """The current stream's pages from where the window stands. A cursor Graph no longer accepts, or a
-        page refused (not a page, a nextLink off our Graph or in a loop), is replaced (MAX_REQUERIES times a
-        run at most) by a query bounded at the oldest sign-in read so far (repeats are dropped as duplicates)."""
+        page refused (not a page, a nextLink off our Graph or in a loop), is replaced by a query bounded at
+        the oldest sign-in read so far (repeats are dropped as duplicates); a page refused MAX_REQUERIES
+        times over is poison, and its range is split around it (``_split_around``)."""
         settings, window = self.svc.settings, self.window
         name = STREAMS[window.stream]
         version = settings.signins_api_version
         odata = stream_filter(settings, window, name)
         cursor = window.cursor or None
-        requeries = 0
+        refusals = 0
+        """Refused answers since the last usable page."""
         while True:
             try:
                 pages = signin_pages(self.svc.graph, version, odata, cursor, self.svc.signin_pacer, self.deadline)
                 async for page in pages:
-                    cursor = None
+                    cursor, refusals = None, 0
+                    self._confirm_unread()
                     yield page
                 return
             except GraphError as exc:
                 reason = _requery_reason(exc, from_cursor=cursor is not None)
-                if reason is None or requeries >= MAX_REQUERIES:
+                if reason is None or self._refused >= MAX_REFUSED_PER_RUN:
                     raise
-                requeries, cursor = requeries + 1, None
+                self._refused, refusals, cursor = self._refused + 1, refusals + 1, None
+                self._last_refusal = exc
                 self.stats.skipped[reason] += 1
                 self.stats.samples.setdefault(reason, bounded(f"{exc.code}: {exc.url}", SAMPLE_CHARS))
-                odata = stream_filter(settings, window, name, before=window.position)
+                if refusals <= MAX_REQUERIES:
+                    odata = stream_filter(settings, window, name, before=window.position)
+                    continue
+                if reason != "page_refused":
+                    raise
+                if not self._split_around(name, exc.code):
+                    return  # the stream's last span was skipped: the next stream starts
+                odata = stream_filter(settings, window, name)
+
+    def _split_around(self, name: str, code: str) -> bool:
+        """Read around a poison page: split the rest of its range in two (newer half first), or, once the
+        rest is one second, skip that second. Returns whether the stream has more to read."""
+        window = self.window
+        start, top = stream_bounds(window, name, window.position)
+        if top - start <= SECOND:
+            if top > start:
+                self._unconfirmed.append(UnreadSpan(name, start, top, code))
+                self.stats.skipped["poison_span_skipped"] += 1
+            return self._end_of_query()
+        middle = max((start + (top - start) / 2).replace(microsecond=0), start + SECOND)
+        window.ranges[:1] = [(middle, top), (start, middle)]
+        window.cursor, window.position = "", None
+        self._previous_newest = None
+        self.stats.skipped["poison_range_split"] += 1
+        return True
+
+    def _end_of_query(self) -> bool:
+        """The current range is read (or skipped): on to the stream's next range, else to the next stream.
+        Returns whether the stream has more to read."""
+        window = self.window
+        window.cursor, window.position = "", None
+        self._previous_newest = None
+        if len(window.ranges) > 1:
+            window.ranges.pop(0)
+            return True
+        window.ranges = []
+        window.stream += 1
+        return False
+
+    def _confirm_unread(self, at_end: bool = False) -> None:
+        """Graph served a usable answer after the skipped spans (or the window is read, after pages this run
+        did read), so they were poison, not Graph down: they become the window's unread spans."""
+        if not self._unconfirmed:
+            return
+        if at_end and not self.stats.pages and self._last_refusal is not None:
+            raise self._last_refusal  # nothing usable all run: Graph is down, not poisoned
+        self.window.unread[:] = merge_spans(self.window.unread, self._unconfirmed)
+        self.stats.unread.extend(self._unconfirmed)
+        self._unconfirmed.clear()
+
+    def _place(self) -> tuple[int, str, datetime | None, list[tuple[datetime, datetime]]]:
+        window = self.window
+        return window.stream, window.cursor, window.position, list(window.ranges)
+
+    def _back_to_settled(self) -> None:
+        """Skips not yet confirmed are undone when the run stops: the next run reads those spans again."""
+        if self._unconfirmed:
+            window = self.window
+            window.stream, window.cursor, window.position, window.ranges = self._settled
+            self._unconfirmed.clear()
 
     def _fold(self, page: SignInPage, segment: Segment) -> None:
         started = time.thread_time()
@@ -259,10 +361,9 @@ class WindowReader:
         self.stats.pages += 1
         self.stats.events += len(fresh)
         window.cursor = page.next_link or ""
-        if page.next_link is None:  # this stream is done: the next one starts from its first page
-            window.stream += 1
-            window.position = None
-            self._previous_newest = None
+        if page.next_link is None:  # this range is done: the next one (or the next stream) starts
+            self._end_of_query()
+        self._settled = self._place()
 
     def _unless_repeated(self, page: SignInPage, fresh: list[SignInEvent]) -> list[SignInEvent]:
         """Nothing, if every new sign-in of the page is newer than the newest of the page before: pages
@@ -283,9 +384,14 @@ class WindowReader:
         window.requests += self.svc.graph.stats.requests - self._requests_counted
         self._requests_counted = self.svc.graph.stats.requests
         window.spray = self.spray.state()
+        segment.sources = self.spray.drain_unnamed()
         window.recent = self._recent.snapshot()
         snapshot = replace(
-            window, segments=list(window.segments), new_fences={k: set(v) for k, v in window.new_fences.items()}
+            window,
+            segments=list(window.segments),
+            new_fences={k: set(v) for k, v in window.new_fences.items()},
+            ranges=list(window.ranges),
+            unread=list(window.unread),
         )
         self._committer.start(len(window.segments) - 1, segment, snapshot)
         self.stats.commits += 1
