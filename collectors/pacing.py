@@ -7,7 +7,7 @@ then never holds more than the budget. A Retry-After from Graph pauses every req
 until it has passed. Retries are requests too: each attempt takes its place.
 
 The time the budget makes a reader wait need not be lost: work handed to ``idle_work`` (writing a
-checkpoint, one transaction at a time) runs in it, on the same thread, before any sleeping.
+checkpoint, one transaction at a time) is awaited in it before any sleeping.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class RequestPacer:
     """Time spent waiting for the budget (the price of staying under it)."""
     _starts: deque[float] = field(default_factory=deque)
     _paused_until: float = 0.0
-    _idle: Callable[[], bool] | None = None
+    _idle: Callable[[], Awaitable[bool]] | None = None
 
     @property
     def horizon(self) -> float:
@@ -43,7 +43,7 @@ class RequestPacer:
     async def acquire(self) -> None:
         """Wait until one more request fits in the budget (doing idle work first), and take its place."""
         while (wait := self.wait_needed()) > 0:
-            if self._idle is not None and self._idle():
+            if self._idle is not None and await self._idle():
                 continue  # one unit of idle work done: look at the clock again
             started = self.clock()
             await self.sleep(wait)
@@ -51,7 +51,7 @@ class RequestPacer:
         self._starts.append(self.clock())
 
     @contextmanager
-    def idle_work(self, work: Callable[[], bool]) -> Iterator[None]:
+    def idle_work(self, work: Callable[[], Awaitable[bool]]) -> Iterator[None]:
         """While inside, waits for the budget first run ``work`` (one short unit; False: none left)."""
         self._idle = work
         try:

@@ -7,6 +7,7 @@ failure is raised as StepFailedError so the caller exits non-zero instead of pre
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -170,17 +171,17 @@ async def recorded(
 
     With storage down the row cannot be written: it waits in memory and is written by the next step
     that can (a log line says so either way), and the step still fails with one line."""
-    _write_unrecorded(svc)
+    await asyncio.to_thread(_write_unrecorded, svc)
     try:
         result = await body(now)
     except Exception as exc:
         partial = exc.partial if isinstance(exc, StepError) else StepResult()
         failed = replace(partial, message=f"{type(exc).__name__}: {one_line(exc)}")
         run = RunRecord.of(step, now, utcnow(), "failed", failed)
-        _record(svc, run)
+        await asyncio.to_thread(_record, svc, run)
         raise StepFailedError([run], storage_down=isinstance(exc, AzureError)) from exc
     run = RunRecord.of(step, now, utcnow(), "succeeded", result)
-    _record(svc, run)
+    await asyncio.to_thread(_record, svc, run)
     return run
 
 

@@ -83,19 +83,17 @@ class Judgement:
 
 async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) -> RunRecord:
     async def body(stamp: datetime) -> StepResult:
-        streams = {name: svc.checkpoints.load(name) for name in STREAMS}
-        window = svc.checkpoints.load_window() or open_window(svc.settings, streams, stamp)
-        reader = WindowReader(svc, window, streams, time.monotonic() + svc.settings.collect_max_seconds)
+        reader = await asyncio.to_thread(_open_reader, svc, stamp)
+        window, streams = reader.window, reader.streams
         graph_before, started = replace(svc.graph.stats), time.monotonic()
         try:
             complete = await _read_through_licence_refusals(reader, licence_retry_waits(svc))
         except GraphError as exc:
             read = _read_result(reader, svc.graph.stats.cost_since(graph_before), started)
-            raise _collection_failure(svc, stamp, window, exc, read) from exc
+            raise await asyncio.to_thread(_collection_failure, svc, stamp, window, exc, read) from exc
         read = _read_result(reader, svc.graph.stats.cost_since(graph_before), started)
         judging = time.monotonic()
-        writes = int(svc.tenant.save_signin_logs(True, stamp))
-        writes += svc.tenant.save_unread(still_checkable([*svc.tenant.load_unread(), *window.unread], stamp), stamp)
+        writes = await asyncio.to_thread(_save_readable, svc, window, stamp)
         message = _unread_message(reader.stats.unread)
         if complete:
             judged = await _judge_and_close(svc, reader, streams, stamp)
@@ -108,6 +106,19 @@ async def collect_and_evaluate_step(svc: Services, now: datetime | None = None) 
         return _with_judgement(read, judged, writes, message, round((time.monotonic() - judging) * 1000))
 
     return await recorded(svc, "collect", now or utcnow(), body)
+
+
+def _open_reader(svc: Services, stamp: datetime) -> WindowReader:
+    """The window this run reads: the open one, else a new one from the streams' watermarks (table reads)."""
+    streams = {name: svc.checkpoints.load(name) for name in STREAMS}
+    window = svc.checkpoints.load_window() or open_window(svc.settings, streams, stamp)
+    return WindowReader(svc, window, streams, time.monotonic() + svc.settings.collect_max_seconds)
+
+
+def _save_readable(svc: Services, window: IngestWindow, stamp: datetime) -> int:
+    """The log was readable: say so, and keep the spans skipped as poison still inside the log's reach."""
+    writes = int(svc.tenant.save_signin_logs(True, stamp))
+    return writes + svc.tenant.save_unread(still_checkable([*svc.tenant.load_unread(), *window.unread], stamp), stamp)
 
 
 def licence_retry_waits(svc: Services) -> tuple[float, ...]:
@@ -145,13 +156,14 @@ async def _judge_and_close(
     summary = await evaluate_users(
         svc, stamp, window.window_id, staging, window.segments, reader.spray.spray_sources(), devices, types
     )
-    closed, leftovers = _close_window(svc, reader, streams, stamp)
+    closed, leftovers = await asyncio.to_thread(_close_window, svc, reader, streams, stamp)
     readiness_writes, switch_requests = await _readiness(svc, stamp, token)
     writes += closed + readiness_writes
     finding = attack_finding(reader.spray, summary.victims_by_source, summary.victim_accounts)
     if finding is not None:
-        merged = merge_attack(svc.tenant.load_attack(), finding, summary.statuses["attack_suspected"])
-        writes += svc.tenant.save_attack(merged, stamp)
+        stored = await asyncio.to_thread(svc.tenant.load_attack)
+        merged = merge_attack(stored, finding, summary.statuses["attack_suspected"])
+        writes += await asyncio.to_thread(svc.tenant.save_attack, merged, stamp)
     return Judgement(summary, writes, harvest, leftovers, switch_requests=switch_requests)
 
 
@@ -277,7 +289,8 @@ async def _devices_for(
     try:
         harvest = await collect_devices(exchange_target(svc.settings), token, retry_policy(svc.settings))
     except DeviceCollectorError as exc:
-        return None, svc.tenant.save_device_finding(DeviceFinding(readable=False, problem=exc.finding), stamp), None
+        refused = DeviceFinding(readable=False, problem=exc.finding)
+        return None, await asyncio.to_thread(svc.tenant.save_device_finding, refused, stamp), None
     relevant = devices_by_user(harvest.devices)
     finding = partnership_finding(harvest.devices, relevant, harvest.requests, svc.settings.rules.stale_days, stamp)
-    return harvest, svc.tenant.save_device_finding(finding, stamp), relevant
+    return harvest, await asyncio.to_thread(svc.tenant.save_device_finding, finding, stamp), relevant

@@ -22,6 +22,7 @@ timeouts, which are never skipped.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections import Counter
@@ -198,35 +199,35 @@ class WindowReader:
         """Read pages until the window is done (True) or the time budget is spent (False)."""
         segment = Segment()
         try:
-            with self.svc.signin_pacer.idle_work(self._committer.step):
+            with self.svc.signin_pacer.idle_work(lambda: asyncio.to_thread(self._committer.step)):
                 while self.window.stream < len(STREAMS):
                     async for page in self._pages():
                         self._fold(page, segment)
                         out_of_time = time.monotonic() >= self.deadline
                         if out_of_time or self._full(segment):
-                            self._commit(segment)
+                            await self._commit(segment)
                             segment = Segment()
                         if out_of_time and self.window.stream < len(STREAMS):
                             return False
                 self._confirm_unread(at_end=True)
             if segment.deltas:  # durable before they are applied; pages with nothing new need no commit
-                self._commit(segment)
+                await self._commit(segment)
             return True
         except GraphDeadlineError:  # Graph asked us to wait past the run's time: the next run goes on
             self.stats.skipped["wait_past_deadline"] += 1
             self._back_to_settled()
             if segment.pages:
-                self._commit(segment)
+                await self._commit(segment)
             return False
         except GraphError:
             self._back_to_settled()
             if segment.pages:  # keep what was read before Graph gave up: the next run resumes after it
-                self._commit(segment)
+                await self._commit(segment)
             raise
         finally:
             self.stats.skipped["spray_buckets_evicted"] = self.spray.evicted
             self.stats.skipped["spray_sources_unnamed"] = self.spray.unnamed
-            self._committer.finish()
+            await asyncio.to_thread(self._committer.finish)
             self.stats.staged_rows = self._committer.rows - self.stats.commits
             self.stats.writes += self._committer.rows
 
@@ -377,7 +378,7 @@ class WindowReader:
             return []
         return fresh
 
-    def _commit(self, segment: Segment) -> None:
+    async def _commit(self, segment: Segment) -> None:
         """Close the segment: its deltas, the cursor and the state that travels with it become one commit."""
         window = self.window
         window.segments.append(segment.attempt)
@@ -393,5 +394,5 @@ class WindowReader:
             ranges=list(window.ranges),
             unread=list(window.unread),
         )
-        self._committer.start(len(window.segments) - 1, segment, snapshot)
+        await asyncio.to_thread(self._committer.start, len(window.segments) - 1, segment, snapshot)
         self.stats.commits += 1
