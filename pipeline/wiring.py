@@ -63,6 +63,8 @@ class StateTables:
     """Who user emails come from (None when they are off): judged by the sender-domain finding."""
     watched: tuple[str, ...]
     """The watched legacy protocols: each with a switch-off date gets its readiness finding."""
+    owners: dict[str, str]
+    """The owner map (LAM_SENDER_OWNERS) the admin views show senders' owners from."""
 
     @classmethod
     def open(cls, settings: Settings, create: bool = False, connect_retries: int | None = None) -> StateTables:
@@ -83,6 +85,7 @@ class StateTables:
             ledger=NotificationLedger(service.get_table_client("notifications"), tid),
             mail_from=sender_setup(settings),
             watched=settings.legacy_protocols,
+            owners=settings.messages.owners,
         )
 
     def findings(self, states: list[UserState] | None = None, legacy_active: int | None = None) -> list[Finding]:
