@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -55,6 +55,7 @@ from report.senders import OWNER_UNKNOWN, SenderFilter, parse_sender_filter, sen
 from report.summary import Kept, counted, kept_figures
 from report.users import ReportError, to_csv, user_row
 from rules.owners import OWNED_KINDS
+from rules.retirements import RECENT_DAYS
 
 HERE = Path(__file__).parent
 STATIC = {"dashboard.css": "text/css", "table-sort.js": "text/javascript"}
@@ -230,13 +231,11 @@ def build_admin_app(
         rows, token = page_users(repos.users, flt, limit, decode_token(request.query_params.get("continuation")))
         filters = {name: request.query_params[name] for name in FILTERS if request.query_params.get(name)}
 
-        def link(path: str, **params: str) -> str:
-            return _link(request, path, **params)
-
+        link = partial(_link, request)
         kept = _kept(repos)
         today = utcnow().date()
         watched = protocol_views(repos.watched, kept.breakdown.open_by_protocol, today)
-        recent = repos.users.succeeded_since(utcnow() - timedelta(days=RECENT_SENDER_DAYS))
+        recent = repos.users.succeeded_since(utcnow() - timedelta(days=RECENT_DAYS))
         for view in watched:
             recent_filter = SenderFilter(view["protocol"], status="legacy_active")
             found = sender_rows(recent, recent_filter, repos.owners, repos.ledger, today)
@@ -259,7 +258,7 @@ def build_admin_app(
                 reason_title=reason_title,
                 protocols=watched,
                 kind_label=KIND_LABELS.get,
-                recent_days=RECENT_SENDER_DAYS,
+                recent_days=RECENT_DAYS,
                 emails=email_overview(repos.ledger, repos.runs.recent(1, step="notify")),
                 rows=rows,
                 filters=filters,
@@ -289,10 +288,6 @@ def build_admin_app(
         ],
         exception_handlers={HTTPException: _http_error, Exception: _http_error},
     )
-
-
-RECENT_SENDER_DAYS = 30
-"""The dashboard lists the senders whose basic sign-ins succeeded this recently (the sign-in log's reach)."""
 
 
 def _link(request: Request, path: str, **params: str) -> str:
