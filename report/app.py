@@ -240,7 +240,8 @@ def build_admin_app(
             recent_filter = SenderFilter(view["protocol"], status="legacy_active")
             found = sender_rows(recent, recent_filter, repos.owners, repos.ledger, today)
             owned = [r for r in found if r["kind"] in OWNED_KINDS]  # a person's own app is in the users table
-            view["recent"] = sorted(owned, key=lambda r: (r["owner"] != OWNER_UNKNOWN, r["owner"].casefold()))
+            owned.sort(key=lambda r: (r["owner"] != OWNER_UNKNOWN, r["owner"].casefold()))
+            view["recent"], view["recent_total"] = owned[:SENDERS_SHOWN], len(owned)
         html = (
             _templates()
             .get_template("dashboard.html")
@@ -288,6 +289,10 @@ def build_admin_app(
         ],
         exception_handlers={HTTPException: _http_error, Exception: _http_error},
     )
+
+
+SENDERS_SHOWN = 100
+"""Senders listed per protocol on the dashboard (owner unknown first); the CSV has them all."""
 
 
 def _link(request: Request, path: str, **params: str) -> str:

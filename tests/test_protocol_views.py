@@ -19,12 +19,14 @@ import httpx
 import pytest
 
 from core.clock import utcnow
+from core.records import Evidence, UserState, Verdict
 from devstack.asgi_server import AsgiServer
 from devstack.azurite import Azurite
 from devstack.simulator import SimServer
 from pipeline.admin import admin_app
 from pipeline.cycle import FULL_CYCLE, digest_step, run_with_settings
 from pipeline.settings import load_settings
+from pipeline.wiring import StateTables
 from sim.graph_shapes import sign_in
 from sim.scenario import Scenario
 from tests.browser import chromium, screenshot_dir
@@ -316,3 +318,30 @@ def test_a_month_microsoft_named_without_a_day_never_becomes_a_date() -> None:
     assert list(eas["by_kind"]) == ["person", "attack"]
     after = protocol_views([SMTP], counts, date(2027, 1, 15))[0]
     assert after["days_left"] == 0, "past the day: none left, never a negative count"
+
+
+def test_the_dashboard_lists_at_most_a_hundred_senders_and_the_csv_has_them_all(views: Tenant) -> None:
+    """A tenant with many printers: the page stays readable, owner unknown first, nothing is lost."""
+    settings = load_settings(views.env)
+    tables = StateTables.open(settings)
+    last = views.now - timedelta(hours=2)
+    printers = []
+    for n in range(100):  # written as another writer might, each a printer that still succeeds
+        evidence = Evidence(
+            upn=f"printer{n:03}@contoso.example",
+            legacy_success=5,
+            protocols={SMTP: 5},
+            last_legacy_at=last,
+            last_success_at=last,
+        )
+        verdict = Verdict("legacy_active", ("smtp_basic_auth_succeeded", "smtp_sender_device"))
+        printers.append((UserState(new_id(), evidence, verdict, "test", last), None))
+    tables.users.write_if_changed(printers)
+    smtp = section(views.get("dashboard").text, SMTP)
+    assert "104 senders an owner must move" in smtp and "the first 100 shown, all in the CSV" in smtp
+    shown = re.findall(r'<td class="owner( unknown)?" data-label="Owner">', smtp)
+    assert len(shown) == 100 and all(shown), "owner unknown first: the ones nobody will fix"
+    csv_rows = list(
+        csv.DictReader(io.StringIO(views.get("senders", protocol=SMTP, format="csv").text.lstrip("\ufeff")))
+    )
+    assert len([r for r in csv_rows if r["upn"].startswith("printer")]) == 100
