@@ -44,9 +44,8 @@ class SenderFilter:
     status: str | None = None
 
     def matches(self, state: UserState, owner: str) -> bool:
+        """Status, kind and owner (the protocol is checked before the owner is looked up)."""
         if self.status and state.verdict.status != self.status:
-            return False
-        if self.protocol not in protocols_of(state):
             return False
         if self.kind and owner_rules.account_kind(state) != self.kind:
             return False
