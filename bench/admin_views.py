@@ -15,7 +15,8 @@ After seeding, one collect run is recorded with the figures a collect run keeps 
 counts and the breakdown), as the summary and dashboard read them.
 
 Views: summary (/api/summary), dashboard (/api/dashboard, its table a page of 100), users
-(/api/users?limit=100), csv (/api/users?format=csv, streamed). The issue's target: p95 under 300 ms for all but the CSV.
+(/api/users?limit=100), csv (/api/users?format=csv, streamed), protocols (/api/protocols), senders
+(/api/senders?protocol=Exchange ActiveSync&limit=100). The issue's target: p95 under 300 ms for all but the CSV.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ VIEWS = {
     "dashboard": "/api/dashboard",
     "users": "/api/users?limit=100",
     "csv": "/api/users?format=csv",
+    "protocols": "/api/protocols",
+    "senders": "/api/senders?protocol=Exchange%20ActiveSync&limit=100",
 }
 MIX = (("legacy_active", 0.4), ("remediated", 0.3), ("stale", 0.2), ("attack_suspected", 0.1))
 AGENTS = ("Apple-iPhone10C1/1604.57", "Apple-iPhone14C2/2004.47", "Apple-iPad7C5/1907.71", "Apple-iPhone9C3/1803.73")

@@ -26,10 +26,11 @@ from pipeline.outage import QUICK_CONNECT_RETRIES
 from pipeline.settings import Settings, SettingsError, load_settings
 from pipeline.wiring import StateTables
 from report.queries import PLATFORMS, UserFilter, parse_filter
+from report.senders import SenderFilter, parse_sender_filter, render_senders, sender_rows, senders_csv
 from report.terminal import terminal_safe
+from report.users import ReportError
 
 if TYPE_CHECKING:
-    from core.ports import NotificationLog
     from core.records import UserState
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Legacy Auth Monitor")
@@ -94,24 +95,32 @@ def report(
     protocol: Annotated[str | None, typer.Option(help="Only users seen on this legacy protocol.")] = None,
     platform: Annotated[str | None, typer.Option(help="One of: " + ", ".join(PLATFORMS))] = None,
     since: Annotated[str | None, typer.Option(help="Only users with a legacy sign-in since (ISO date).")] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="With --protocol: person, device, application, shared, attack.")
+    ] = None,
+    owner: Annotated[str | None, typer.Option(help="With --protocol: an owner's address, or 'owner unknown'.")] = None,
     summary: Annotated[bool, typer.Option("--summary", help="Counts by status, platform, iOS version.")] = False,
     out: Annotated[Path | None, typer.Option(help="Write to this file instead of the terminal.")] = None,
 ) -> None:
     """Print the users in the state table (or a summary), filtered like GET /api/users."""
     from report.terminal import render_users
-    from report.users import ReportError, to_csv, to_json, user_rows
+    from report.users import to_csv, to_json, user_rows
 
     given = {"status": status, "protocol": protocol, "platform": platform, "since": since}
+    senders = {"protocol": protocol, "status": status, "kind": kind, "owner": owner}
     try:
         flt = parse_filter({k: v for k, v in given.items() if v is not None})
+        if (kind or owner) and not protocol:
+            raise ReportError(f"{'kind' if kind else 'owner'}: give --protocol too (it filters a protocol's senders)")
+        sender_filter = parse_sender_filter({k: v for k, v in senders.items() if v is not None}) if protocol else None
     except ReportError as exc:
         raise fail(f"--{exc}", ADMIN_MUST_FIX) from exc
     _check_out(out, format)
     settings = _settings()
     tables = StateTables.open(settings, connect_retries=QUICK_CONNECT_RETRIES)
-    if flt.protocol and flt.protocol.casefold() == AUTHENTICATED_SMTP.casefold() and not summary:
+    if sender_filter and (kind or owner or sender_filter.protocol == AUTHENTICATED_SMTP) and not summary:
         states = [s for s in tables.users.query(flt.status) if flt.matches(s)]
-        _report_senders(states, settings, tables.ledger, format, out)
+        _report_senders(states, sender_filter, tables, format, out)
         return
     if summary:
         _report_summary(tables, flt, format, out)
@@ -171,16 +180,15 @@ def _report_summary(tables: StateTables, flt: UserFilter, format: ReportFormat, 
 
 
 def _report_senders(
-    states: list[UserState], settings: Settings, ledger: NotificationLog, format: ReportFormat, out: Path | None
+    states: list[UserState], flt: SenderFilter, tables: StateTables, format: ReportFormat, out: Path | None
 ) -> None:
-    """report --protocol "Authenticated SMTP": the senders with kind, owner, last success, days to switch-off."""
+    """report --protocol "Authenticated SMTP" (or any protocol with --kind/--owner): the senders with kind,
+    owner, last success, days to switch-off; the same rows as GET /api/senders with the same filter."""
     import orjson
 
-    from report.senders import render_senders, sender_rows, senders_csv
-
-    rows = sender_rows(states, settings.messages.owners, ledger, utcnow().date())
+    rows = sender_rows(states, flt, tables.owners, tables.ledger, utcnow().date())
     if format is ReportFormat.table:  # --out with a table was refused before anything was read
-        render_senders(rows, console)
+        render_senders(rows, flt, console)
         return
     text = orjson.dumps(rows).decode() + "\n" if format is ReportFormat.json else senders_csv(rows)
     _write(("\ufeff" if format is ReportFormat.csv and out else "") + text, out, f"{len(rows)} senders")

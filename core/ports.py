@@ -33,6 +33,7 @@ class UserStates(Protocol):
     def page_after(
         self, status: str | None, since: datetime | None, limit: int, after: str | None
     ) -> tuple[list[UserState], str | None]: ...
+    def succeeded_since(self, since: datetime) -> list[UserState]: ...
 
 
 class RunLog(Protocol):

@@ -58,6 +58,9 @@ class UserBreakdown:
     tracked_by_platform: dict[str, int] = field(default_factory=dict)
     notified: int = 0
     """Users emailed at least once, as the run left them (a later notify run is counted by the next collect)."""
+    open_by_protocol: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    """Accounts still open (legacy_active or attack_suspected) per protocol they used, by sender kind, by
+    outcome: "succeeding" (a basic sign-in succeeded: it stops at the switch-off) or "failing"."""
 
 
 @dataclass(frozen=True)

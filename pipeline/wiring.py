@@ -67,6 +67,8 @@ class StateTables:
     """The watched legacy protocols: each with a switch-off date gets its readiness finding."""
     exchange_on: bool
     """The Exchange collector is on (LAM_COLLECT_DEVICES): the switch findings say so when it is not."""
+    owners: dict[str, str]
+    """The owner map (LAM_SENDER_OWNERS) the admin views show senders' owners from."""
 
     @classmethod
     def open(cls, settings: Settings, create: bool = False, connect_retries: int | None = None) -> StateTables:
@@ -88,6 +90,7 @@ class StateTables:
             mail_from=sender_setup(settings),
             watched=settings.legacy_protocols,
             exchange_on=settings.collect_devices,
+            owners=settings.messages.owners,
         )
 
     def findings(self, states: list[UserState] | None = None, legacy_active: int | None = None) -> list[Finding]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterator
-from functools import lru_cache
+from datetime import timedelta
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -30,18 +31,31 @@ from core.ports import NotificationLog, RunLog, TenantState, UserStates
 from core.records import UserState
 from core.runs import RunRecord
 from report.charts import bars, trend_chart
-from report.labels import PLATFORM_LABELS, STATUS_LABELS, by_urgency, reason_label, reason_title, status_label
+from report.labels import (
+    KIND_LABELS,
+    PLATFORM_LABELS,
+    STATUS_LABELS,
+    by_urgency,
+    reason_label,
+    reason_title,
+    status_label,
+)
+from report.protocols import protocol_views
 from report.queries import (
     FILTERS,
     UserFilter,
     decode_token,
+    encode_token,
     page_users,
     parse_filter,
     parse_limit,
     user_detail,
 )
+from report.senders import OWNER_UNKNOWN, SenderFilter, parse_sender_filter, sender_rows, senders_csv, unsorted_rows
 from report.summary import Kept, counted, kept_figures
 from report.users import ReportError, to_csv, user_row
+from rules.owners import OWNED_KINDS
+from rules.retirements import RECENT_DAYS
 
 HERE = Path(__file__).parent
 STATIC = {"dashboard.css": "text/css", "table-sort.js": "text/javascript"}
@@ -74,6 +88,16 @@ class AdminTables(Protocol):
     def runs(self) -> RunLog: ...
     @property
     def tenant(self) -> TenantState: ...
+    @property
+    def watched(self) -> tuple[str, ...]:
+        """The watched legacy protocols (LAM_LEGACY_PROTOCOLS)."""
+        ...
+
+    @property
+    def owners(self) -> dict[str, str]:
+        """The owner map (LAM_SENDER_OWNERS): casefolded sender UPN → owner address."""
+        ...
+
     def findings(self, states: list[UserState] | None = None, legacy_active: int | None = None) -> list[Finding]:
         """The tenant's findings, with what only the deployment knows (the sender domain)."""
         ...
@@ -172,23 +196,54 @@ def build_admin_app(
         limit = parse_limit(request.query_params.get("limit"))
         return _json([_run_json(r) for r in repos.runs.recent(limit)])
 
+    def protocols(request: Request, repos: AdminTables) -> Response:
+        _allowed(request)
+        kept = _kept(repos)
+        views = protocol_views(repos.watched, kept.breakdown.open_by_protocol, utcnow().date())
+        for view in views:
+            view["senders_csv"] = _link(request, "senders", protocol=view["protocol"], format="csv")
+        return _json({"protocols": views, "as_of": kept.as_json()["as_of"], "source": kept.source})
+
+    def senders(request: Request, repos: AdminTables) -> Response:
+        _allowed(request, "protocol", "kind", "owner", "status", "format", "limit", "continuation")
+        fmt = request.query_params.get("format", "json")
+        if fmt not in ("json", "csv"):
+            raise ReportError(f"format: {fmt!r} is not one of json, csv")
+        flt = parse_sender_filter(request.query_params)
+        today = utcnow().date()
+        if fmt == "csv":  # every matching sender, in the order the CLI prints them
+            rows = sender_rows(_all_pages(repos.users, flt), flt, repos.owners, repos.ledger, today)
+            return Response(
+                "\ufeff" + senders_csv(rows),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": 'attachment; filename="legacy-auth-senders.csv"'},
+            )
+        limit = parse_limit(request.query_params.get("limit"))
+        after = decode_token(request.query_params.get("continuation"))
+        states, last = repos.users.page_after(flt.status, None, limit, after)
+        rows = unsorted_rows(states, flt, repos.owners, repos.ledger, today)
+        return _json({"senders": rows, "continuation": encode_token(last)})
+
     def dashboard(request: Request, repos: AdminTables) -> Response:
         """Headline figures as the last collect run kept them; the users table one page at a time,
         filtered like /api/users (the same parameters, so a dashboard link is also an API query)."""
         _allowed(request, *FILTERS, "limit", "continuation")
-        key = request.query_params.get(KEY_PARAM)
         flt = parse_filter(request.query_params)
         limit = parse_limit(request.query_params.get("limit"))
         rows, token = page_users(repos.users, flt, limit, decode_token(request.query_params.get("continuation")))
         filters = {name: request.query_params[name] for name in FILTERS if request.query_params.get(name)}
 
-        base = KEYED_PREFIX if request.url.path.startswith(KEYED_PREFIX + "/") else "/api"
-
-        def link(path: str, **params: str) -> str:
-            query = {**params, **({KEY_PARAM: key} if key else {})}
-            return f"{base}/{path}" + (f"?{urlencode(query)}" if query else "")
-
+        link = partial(_link, request)
         kept = _kept(repos)
+        today = utcnow().date()
+        watched = protocol_views(repos.watched, kept.breakdown.open_by_protocol, today)
+        recent = repos.users.succeeded_since(utcnow() - timedelta(days=RECENT_DAYS))
+        for view in watched:
+            recent_filter = SenderFilter(view["protocol"], status="legacy_active")
+            found = sender_rows(recent, recent_filter, repos.owners, repos.ledger, today)
+            owned = [r for r in found if r["kind"] in OWNED_KINDS]  # a person's own app is in the users table
+            owned.sort(key=lambda r: (r["owner"] != OWNER_UNKNOWN, r["owner"].casefold()))
+            view["recent"], view["recent_total"] = owned[:SENDERS_SHOWN], len(owned)
         html = (
             _templates()
             .get_template("dashboard.html")
@@ -204,6 +259,9 @@ def build_admin_app(
                 status_label=status_label,
                 reason_label=reason_label,
                 reason_title=reason_title,
+                protocols=watched,
+                kind_label=KIND_LABELS.get,
+                recent_days=RECENT_DAYS,
                 emails=email_overview(repos.ledger, repos.runs.recent(1, step="notify")),
                 rows=rows,
                 filters=filters,
@@ -225,6 +283,8 @@ def build_admin_app(
         Route("/users/{user_id}", view(one_user)),
         Route("/summary", view(summary)),
         Route("/runs", view(runs)),
+        Route("/protocols", view(protocols)),
+        Route("/senders", view(senders)),
         Route("/dashboard", view(dashboard)),
         Route("/static/{name}", view(static)),
     ]
@@ -232,6 +292,29 @@ def build_admin_app(
         routes=[Mount(KEYED_PREFIX, routes=views), Mount("/api", routes=views)],
         exception_handlers={HTTPException: _http_error, Exception: _http_error},
     )
+
+
+SENDERS_SHOWN = 100
+"""Senders listed per protocol on the dashboard (owner unknown first); the CSV has them all."""
+
+
+def _link(request: Request, path: str, **params: str) -> str:
+    """A link to another view through the door the request came in (the keyed one for scripts), carrying
+    the function key over when the request had one."""
+    base = KEYED_PREFIX if request.url.path.startswith(KEYED_PREFIX + "/") else "/api"
+    key = request.query_params.get(KEY_PARAM)
+    query = {**params, **({KEY_PARAM: key} if key else {})}
+    return f"{base}/{path}" + (f"?{urlencode(query)}" if query else "")
+
+
+def _all_pages(users: UserStates, flt: SenderFilter) -> Iterator[UserState]:
+    """Every user of the status asked for, a table page at a time."""
+    after = None
+    while True:
+        states, after = users.page_after(flt.status, None, CSV_PAGE, after)
+        yield from states
+        if not after:
+            return
 
 
 EMAIL_STATES = (

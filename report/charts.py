@@ -12,7 +12,7 @@ WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 36
 """The plot area inside the SVG's viewBox, room left for the count axis and below for the dates."""
 SERIES = (
-    ("legacy_active", "on legacy EAS", "legacy"),
+    ("legacy_active", "on legacy authentication", "legacy"),
     ("remediated", "remediated", "done"),
     ("attack_suspected", "under attack", "attack"),
 )

@@ -8,13 +8,21 @@ from core.findings import SEVERITIES, Finding
 from rules.catalog import REASONS
 
 STATUS_LABELS: dict[str, str] = {
-    "legacy_active": "Still on legacy EAS",
+    "legacy_active": "Still on legacy authentication",
     "attack_suspected": "Under attack, not emailed",
     "pending_verification": "Fixed, being verified",
     "remediated": "Remediated",
     "stale": "No recent legacy sign-in",
     "excluded": "Not emailed (excluded)",
 }
+KIND_LABELS = {
+    "person": "a person's mail app",
+    "device": "printer or scanner",
+    "application": "application or script",
+    "shared": "shared or resource mailbox",
+    "attack": "attack (password guessing)",
+}
+"""The sender kinds of rules/protocols.py in words."""
 PLATFORM_LABELS = {
     "ios": "iPhone (iOS)",
     "ipados": "iPad (iPadOS)",

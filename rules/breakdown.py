@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from core.records import UserState
 from core.runs import UserBreakdown
 from rules.devices import seen_device
+from rules.owners import account_kind
+from rules.protocols import retirement_of
 from rules.user_agent import DeviceInfo
+
+OPEN_STATUSES = ("legacy_active", "attack_suspected")
 
 
 def platform_of(state: UserState) -> str:
@@ -43,6 +47,8 @@ class BreakdownCounter:
     active_ios: Counter[str] = field(default_factory=Counter)
     platforms: Counter[str] = field(default_factory=Counter)
     notified: int = 0
+    open_protocols: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    """(protocol, kind, outcome) → accounts."""
 
     def add(self, state: UserState) -> None:
         device = seen_device(state.evidence.user_agent, state.evidence.device_os)
@@ -52,6 +58,10 @@ class BreakdownCounter:
         if state.verdict.status == "legacy_active":
             self.active_platforms[platform] += 1
             self.active_ios[_band(device)] += 1
+        if state.verdict.status in OPEN_STATUSES:
+            kind, outcome = account_kind(state), "succeeding" if state.evidence.legacy_success else "failing"
+            for protocol in protocols_of(state):
+                self.open_protocols[protocol, kind, outcome] += 1
 
     def figures(self) -> UserBreakdown:
         return UserBreakdown(
@@ -59,7 +69,25 @@ class BreakdownCounter:
             legacy_active_by_ios_version=dict(self.active_ios.most_common()),
             tracked_by_platform=dict(self.platforms.most_common()),
             notified=self.notified,
+            open_by_protocol=_nested(self.open_protocols),
         )
+
+
+def protocols_of(state: UserState) -> set[str]:
+    """The protocols an account used, by the registry's spelling where it has one (Graph's case varies)."""
+    names = set()
+    for name, count in state.evidence.protocols.items():
+        if count:
+            entry = retirement_of(name)
+            names.add(entry.client_app if entry else name)
+    return names
+
+
+def _nested(counts: Counter[tuple[str, str, str]]) -> dict[str, dict[str, dict[str, int]]]:
+    nested: dict[str, dict[str, dict[str, int]]] = {}
+    for (protocol, kind, outcome), count in sorted(counts.items()):
+        nested.setdefault(protocol, {}).setdefault(kind, {})[outcome] = count
+    return nested
 
 
 def breakdown_of(states: Iterable[UserState]) -> UserBreakdown:

@@ -183,7 +183,7 @@ def tenant_findings_counted(tenant: TenantSnapshot, legacy_active_users: int) ->
                     "ca_legacy_block",
                     False,
                     f"No enabled Conditional Access policy blocks legacy authentication{report_only}; "
-                    f"enabling one today would cut off {legacy_active_users} user(s) still on legacy EAS.",
+                    f"enabling one today would cut off {legacy_active_users} user(s) still on legacy authentication.",
                     CATALOG["ca_legacy_block"].action,
                 )
             )

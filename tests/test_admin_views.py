@@ -237,17 +237,18 @@ def test_the_dashboard_in_a_real_browser(admin: Admin, tmp_path: Path) -> None:
     for series in ("legacy_active", "remediated", "attack_suspected"):
         assert f'data-series="{series}"' in chart
     assert chart.count("<circle") == 3 * 2
-    assert "<title>on legacy EAS: 5</title>" in chart and "<title>remediated: 1</title>" in chart
+    # Changed with issue 17 (admin views): the series counts every watched protocol, and says so.
+    assert "<title>on legacy authentication: 5</title>" in chart and "<title>remediated: 1</title>" in chart
     # Breakdowns as the summary counts them, with plain-language labels.
     status_block = dom[dom.index('id="breakdown-status"') : dom.index('id="breakdown-platform"')]
     assert re.search(
-        r'data-key="legacy_active">.*?Still on legacy EAS.*?<span class="bar-count">5<', status_block, re.S
+        r'data-key="legacy_active">.*?Still on legacy authentication.*?<span class="bar-count">5<', status_block, re.S
     )
     platform_block = dom[dom.index('id="breakdown-platform"') : dom.index('id="breakdown-ios"')]
     for platform, count in summary["by_platform"].items():
         assert re.search(rf'data-key="{platform}">.*?<span class="bar-count">{count}<', platform_block, re.S)
     # Status and reasons in words, the codes on hover.
-    assert '<span class="status legacy_active" title="legacy_active">Still on legacy EAS</span>' in dom
+    assert '<span class="status legacy_active" title="legacy_active">Still on legacy authentication</span>' in dom
     assert re.search(
         r'<li title="legacy_signin_succeeded: Legacy \(basic authentication\) sign-ins succeeded[^"]*" '
         r'data-code="legacy_signin_succeeded">Legacy \(basic authentication\) sign-ins succeeded</li>',
@@ -258,7 +259,7 @@ def test_the_dashboard_in_a_real_browser(admin: Admin, tmp_path: Path) -> None:
     order = [(kind == "ok", SEVERITIES.index(severity)) for kind, severity in shown]
     assert len(shown) >= 3 and order == sorted(order)
     folder = screenshot_dir(tmp_path)  # docs/ only when LAM_SCREENSHOT_DIR=docs asks for it
-    for name, size in (("dashboard-desktop.png", "1280,2000"), ("dashboard-phone.png", "390,3000")):
+    for name, size in (("dashboard-desktop.png", "1280,2800"), ("dashboard-phone.png", "390,5200")):
         target = folder / name
         chromium(f"--screenshot={target}", f"--window-size={size}", url)
         assert target.exists() and target.stat().st_size > 10_000

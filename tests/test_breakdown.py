@@ -37,3 +37,31 @@ def test_only_legacy_active_users_enter_the_active_breakdown() -> None:
     assert figures.tracked_by_platform == {"ios": 2, "ipados": 1}
     assert figures.legacy_active_by_ios_version == {"15.6 or later": 1, "12 to 15.5": 1}  # iPadOS 14.7
     assert figures.notified == 2
+
+
+def account(status: str, reasons: tuple[str, ...], protocols: dict[str, int], success: int) -> UserState:
+    evidence = Evidence(protocols=protocols, legacy_success=success, legacy_failure=1)
+    return UserState("u", evidence, Verdict(status, reasons), "v", NOW)  # type: ignore[arg-type]
+
+
+def test_open_accounts_are_counted_per_protocol_kind_and_outcome() -> None:
+    smtp = {"Authenticated SMTP": 4}
+    figures = breakdown_of(
+        [
+            account("legacy_active", ("smtp_basic_auth_succeeded", "smtp_sender_device"), smtp, 4),
+            account("legacy_active", ("smtp_basic_auth_failing", "smtp_sender_application"), smtp, 0),
+            account("attack_suspected", ("smtp_password_spray",), {"authenticated smtp": 2}, 0),  # Graph's case varies
+            account("legacy_active", ("legacy_signin_succeeded",), {"Exchange ActiveSync": 3, "IMAP4": 1}, 3),
+            account("remediated", ("smtp_no_basic_auth_since_told", "smtp_sender_device"), smtp, 4),  # not open
+            account("attack_suspected", ("spray_source",), {"Exchange ActiveSync": 2}, 0),
+        ]
+    )
+    assert figures.open_by_protocol == {
+        "Authenticated SMTP": {
+            "application": {"failing": 1},
+            "attack": {"failing": 1},
+            "device": {"succeeding": 1},
+        },
+        "Exchange ActiveSync": {"attack": {"failing": 1}, "person": {"succeeding": 1}},
+        "IMAP4": {"person": {"succeeding": 1}},  # one account on two protocols counts under both
+    }

@@ -242,8 +242,12 @@ def test_the_daily_digest_goes_once_a_day_and_not_when_empty(
     quiet = asyncio.run(run_with_settings(settings, [digest_step], NOW + timedelta(days=2)))
     digests = [m for m in outbox_messages(sim.state.outbox) if m["To"] == "it-admin@contoso.example"]
     assert len(digests) == 1
-    assert digests[0]["Subject"] == "Legacy Auth Monitor 2026-11-20: 2 on legacy EAS, 2 new, 0 remediated this week"
+    # Changed with issue 17 (admin views): the digest counts every watched protocol, and groups by protocol.
+    assert digests[0]["Subject"] == (
+        "Legacy Auth Monitor 2026-11-20: 2 on legacy authentication, 2 new, 0 remediated this week"
+    )
     text = plain_text(digests[0])
+    assert "Exchange ActiveSync: 2 account(s)\r\n  people's own mail apps (each person is told): 2\r\n" in text
     assert "Emails in the last day: 2 sent" in text
     assert "enabling one today would cut off 2 user(s)" in text
     html = digests[0].get_body(("html",))

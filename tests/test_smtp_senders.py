@@ -113,7 +113,12 @@ def test_an_account_with_no_owner_and_no_manager_is_not_mailed_and_lands_in_the_
     assert "SMTP AUTH senders with owner unknown" in digest
     assert "  - monitoring@contoso.example" in digest
     assert "SMTP AUTH sender, owner unknown" in digest
-    assert "By protocol: Authenticated SMTP 1\n" in digest.replace("\r\n", "\n")
+    # Changed with issue 17 (admin views): the digest groups by protocol, senders by kind with their owner.
+    assert (
+        "Authenticated SMTP: 1 account(s), 41 day(s) left to the end of December 2026\n"
+        "  printers and scanners: 1\n"
+        "    - monitoring@contoso.example (owner unknown)\n"
+    ) in digest.replace("\r\n", "\n")
 
 
 def test_an_smtp_auth_spray_makes_an_attack_finding_and_mails_nobody(
@@ -226,7 +231,8 @@ def test_report_lists_the_smtp_senders_with_kind_owner_last_success_and_days_to_
     ]
     table = cli("report", "--protocol", "authenticated smtp", env={**env, "COLUMNS": "200"})
     assert table.returncode == 0, table.stderr
-    assert "SMTP AUTH senders (3)" in table.stdout and "days to switch-off" in table.stdout
+    # Changed with issue 17 (admin views): the title names the protocol as the registry spells it.
+    assert "Authenticated SMTP senders (3)" in table.stdout and "days to switch-off" in table.stdout
     assert "alice@" not in table.stdout
 
 

@@ -108,6 +108,12 @@ async def digest_step(svc: Services, now: datetime | None = None) -> RunRecord:
     return await recorded(svc, "digest", now or utcnow(), body)
 
 
+def _told_about_senders(svc: Services, states: list[UserState]) -> dict[str, list[str]]:
+    """Who the ledger says was mailed about each open sender an owner must fix (few: one query each)."""
+    owned = (s for s in states if s.verdict.status == "legacy_active" and needs_owner(s))
+    return {s.user_id: [e.recipient for e in svc.ledger.for_user(s.user_id)] for s in owned}
+
+
 def _send_digest(svc: Services, stamp: datetime) -> StepResult:
     settings = svc.settings
     if svc.sender is None or not settings.digest_recipients:
@@ -120,6 +126,8 @@ def _send_digest(svc: Services, stamp: datetime) -> StepResult:
         svc.runs.recent(200),
         stamp,
         svc.ledger.in_state("refused"),
+        settings.messages.owners,
+        _told_about_senders(svc, states),
     )
     if digest.empty and not settings.digest_send_empty:
         return StepResult(
