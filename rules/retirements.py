@@ -21,6 +21,9 @@ from rules.rule import Reason
 
 RECENT_DAYS = 30
 """A sender counts when it succeeded with basic auth within this many days (the sign-in log's reach)."""
+UNPROVEN = ("legacy_active", "pending_verification")
+"""Statuses that still break at the switch-off: a sender told and quiet since is not fixed until its quiet
+period has passed (then it is remediated)."""
 
 FINDINGS: tuple[Reason, ...] = (
     Reason(
@@ -48,14 +51,14 @@ def finding_name(retirement: protocols.Retirement) -> str:
 
 
 def affected_accounts(states: Iterable[UserState], now: datetime, watched: Iterable[str]) -> dict[str, list[UserState]]:
-    """Finding name → the accounts that still succeeded with basic auth over it in the last RECENT_DAYS days,
-    for each watched protocol with a switch-off date."""
+    """Finding name → the accounts that still succeeded with basic auth over it in the last RECENT_DAYS days
+    and are not proven fixed, for each watched protocol with a switch-off date."""
     wanted = [r for r in map(protocols.retirement_of, watched) if r is not None and r.deadline is not None]
     since = now - timedelta(days=RECENT_DAYS)
     accounts: dict[str, list[UserState]] = {finding_name(r): [] for r in wanted}
     for state in states:
         ev = state.evidence
-        if state.verdict.status != "legacy_active" or ev.last_success_at is None or ev.last_success_at < since:
+        if state.verdict.status not in UNPROVEN or ev.last_success_at is None or ev.last_success_at < since:
             continue
         seen = {p.casefold() for p, n in ev.protocols.items() if n}
         for retirement in wanted:

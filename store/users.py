@@ -54,11 +54,12 @@ class UserRepository:
         return [from_entity(row) for row in rows]
 
     def succeeded_since(self, since: datetime) -> list[UserState]:
-        """legacy_active users whose basic authentication last succeeded at or after ``since`` (few: today
-        basic auth mostly fails), read by an OData filter instead of the whole table."""
+        """Users still on legacy (or told and not yet verified) whose basic authentication last succeeded at or
+        after ``since`` (few: today basic auth mostly fails), read by an OData filter, not the whole table."""
         rows = self._table.query_entities(
-            "PartitionKey eq @pk and Status eq @status and LastSuccessAt ge @since",
-            parameters={"pk": self._tenant, "status": "legacy_active", "since": since},
+            # the SDK finds @names between spaces: "( ... )" keeps them apart from the brackets
+            "PartitionKey eq @pk and ( Status eq @active or Status eq @told ) and LastSuccessAt ge @since",
+            parameters={"pk": self._tenant, "active": "legacy_active", "told": "pending_verification", "since": since},
         )
         return [from_entity(row) for row in rows]
 

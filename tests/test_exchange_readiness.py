@@ -191,6 +191,18 @@ def test_the_retirement_finding_counts_progress_since_the_first_run() -> None:
     assert partial.summary.endswith("900 account(s) then, 2 now, at least 1 fixed.")
 
 
+def test_a_sender_told_and_quiet_is_not_fixed_until_its_quiet_period_has_passed() -> None:
+    """Told, and no basic submission since: pending_verification still breaks at the switch-off if the owner
+    did nothing and the device just sends rarely; only remediated counts as fixed."""
+    first = [sender("a", NOW - timedelta(hours=1)), sender("b", NOW - timedelta(hours=2))]
+    baseline = baseline_of(affected_accounts(first, NOW, SMTP), NOW)
+    later = NOW + timedelta(hours=6)
+    waiting = [sender("a", NOW - timedelta(hours=1), "pending_verification"), sender("b", NOW, "remediated")]
+    (finding,) = retirement_findings(waiting, later, SMTP, baseline)
+    assert "1 sender(s) in 1 account(s)" in finding.summary and not finding.ok
+    assert finding.summary.endswith("2 account(s) then, 1 now, 1 fixed.")
+
+
 def test_the_exchange_corpus_reads_as_its_sources_state() -> None:
     """tests/corpus/exchange.json: each Get-CASMailbox answer tallies as its source says; each Get-Mailbox
     object yields the type its source states."""
