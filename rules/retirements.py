@@ -44,6 +44,15 @@ FINDINGS: tuple[Reason, ...] = (
     ),
 )
 CATALOG: dict[str, Reason] = {entry.code: entry for entry in FINDINGS}
+KIND_WORDS = {
+    "person": ("person's app", "people's apps"),
+    "device": ("device", "devices"),
+    "application": ("application", "applications"),
+    "shared": ("shared mailbox", "shared mailboxes"),
+    "attack": ("attack", "attacks"),
+    "user": ("user", "users"),
+}
+"""How the finding counts each kind: one and many."""
 
 
 def finding_name(retirement: protocols.Retirement) -> str:
@@ -112,7 +121,7 @@ def _finding(
     count = sum(max(1, len([n for n in s.evidence.networks if n not in ("unknown", OTHER)])) for s in affected)
     kinds = Counter(senders.kind_of(s.verdict) or "user" for s in affected)
     told = sum(1 for s in affected if s.notified_count)
-    by_kind = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+    by_kind = ", ".join(f"{n} {KIND_WORDS.get(kind, (kind, kind))[n != 1]}" for kind, n in sorted(kinds.items()))
     summary = (
         f"By {retirement.deadline_words} ({days} days left), {count} sender(s) in {len(affected)} account(s) "
         f"that {retirement.used_words or 'signed in over ' + retirement.client_app} in the last {RECENT_DAYS} "

@@ -201,7 +201,7 @@ def test_the_smtp_readiness_finding_counts_senders_and_accounts_that_stop_at_the
     assert (found.name, found.ok, found.severity) == ("retirement_authenticated_smtp", False, "high")
     assert found.summary == (
         "By the end of December 2026 (31 days left), 3 sender(s) in 2 account(s) that sent with basic SMTP AUTH "
-        "in the last 30 days stop (1 application, 1 person; 1 account(s) told so far)."
+        "in the last 30 days stop (1 application, 1 person's app; 1 account(s) told so far)."
     )
     (clear,) = retirements.retirement_findings([], NOW, watched)
     assert clear.ok and clear.summary.startswith("By the end of December 2026 (31 days left), 0 sender(s) in 0")
