@@ -64,7 +64,8 @@ class Digest:
     protocols: list[ProtocolSection] = field(default_factory=list)
     """Accounts still on legacy authentication per protocol (one account may use several), by sender kind."""
     owner_unknown: list[str] = field(default_factory=list)
-    """SMTP AUTH senders nobody could be told about: no owner in LAM_SENDER_OWNERS, no manager in Entra ID."""
+    """Senders (SMTP AUTH, IMAP, POP, EWS) nobody could be told about: no owner in LAM_SENDER_OWNERS, no manager
+    in Entra ID."""
 
     @property
     def empty(self) -> bool:

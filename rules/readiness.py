@@ -251,7 +251,8 @@ def sender_finding(sender: SenderSetup, users: int) -> Finding:
         False,
         f"User emails come from the Azure-managed domain {domain}: users may take a message from an unknown "
         f"address telling them to delete their mail account for phishing; at {per_hour} an hour your {users} "
-        f"user(s) on legacy EAS take {hours} hour(s) to get {sender.messages_per_user} email(s) each.",
+        f"user(s) still on legacy authentication take {hours} hour(s) to get {sender.messages_per_user} email(s) "
+        "each.",
         CATALOG["sender_domain"].action,
     )
 

@@ -369,8 +369,8 @@ def test_an_azure_managed_sender_is_a_finding_with_the_time_it_takes() -> None:
         found.summary
     )
     assert found.summary.endswith(
-        "at 10 an hour your 500 user(s) on legacy EAS take 150 hour(s) to get 3 email(s) each."
-    )
+        "at 10 an hour your 500 user(s) still on legacy authentication take 150 hour(s) to get 3 email(s) each."
+    )  # changed with issue 17: every watched protocol is counted, not only EAS
     assert "docs/deploy.md" in found.action
     own = sender_finding(SenderSetup("it-helpdesk@contoso.example", 100, 3), 500)
     assert own.ok and own.summary == "User emails come from your own domain contoso.example."

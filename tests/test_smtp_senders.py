@@ -110,7 +110,7 @@ def test_an_account_with_no_owner_and_no_manager_is_not_mailed_and_lands_in_the_
     mail = mail_to(sim)
     assert list(mail) == [ADMIN], "only the digest: the account itself is no recipient"
     digest = plain_text(mail[ADMIN])
-    assert "SMTP AUTH senders with owner unknown" in digest
+    assert "Senders and mailbox clients with owner unknown" in digest  # changed: IMAP, POP and EWS too
     assert "  - monitoring@contoso.example" in digest
     assert "SMTP AUTH sender, owner unknown" in digest
     # Changed with issue 17 (admin views): the digest groups by protocol, senders by kind with their owner.
