@@ -149,6 +149,7 @@ def compose_sender_notice(
     context: dict[str, object] = {
         "account": state.directory.upn if state.directory else state.evidence.upn,
         "kind": kind,
+        "shared": senders.kind_of(state.verdict) == "shared",
         "role": role,
         "protocol": retirement.client_app,
         "advice": state.verdict.advice,

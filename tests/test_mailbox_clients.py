@@ -159,6 +159,7 @@ def advice_words(locale: str, state: UserState) -> dict[str, list[str]]:
             {
                 "account": "a@contoso.example",
                 "kind": senders.kind_of(state.verdict),
+                "shared": False,
                 "role": "owner",
                 "protocol": senders.sender_protocol(state.evidence).client_app,  # type: ignore[union-attr]
                 "advice": (),

@@ -63,6 +63,7 @@ def test_the_owner_of_a_scanners_shared_mailbox_is_found_from_its_mailbox_type(
     text = plain_text(mail["dana@contoso.example"])
     assert "You are the manager of the account scans@contoso.example" in text
     assert "printer or scanner" in text and "Direct Send" in text
+    assert "The account is a shared or resource mailbox: nobody signs in with it as their own" in text
     assert sim.state.requests["InvokeCommand:Get-Mailbox"] == 1, "the type comes with the device collector's list"
 
 
