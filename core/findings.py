@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, get_args
 
@@ -81,6 +81,8 @@ class RetirementBaseline:
     """Retirement finding name → accounts affected on the first run (exact)."""
     ids: dict[str, tuple[str, ...]]
     """Retirement finding name → those accounts' user ids (at most BASELINE_IDS_KEPT each)."""
+    started: dict[str, datetime] = field(default_factory=dict)
+    """Retirement finding name → when its count was taken, if not on the first run (a protocol watched later)."""
 
 
 BASELINE_IDS_KEPT = 300

@@ -85,6 +85,23 @@ def baseline_of(affected: dict[str, list[UserState]], now: datetime) -> Retireme
     )
 
 
+def extend_baseline(stored: RetirementBaseline | None, fresh: RetirementBaseline) -> RetirementBaseline | None:
+    """The baseline to keep: the stored one plus a first count for each retirement it lacks (a protocol
+    added to the watch list later starts its progress then); None when nothing is new. A count once taken
+    is never replaced."""
+    if stored is None:
+        return fresh
+    new = [name for name in fresh.accounts if name not in stored.accounts]
+    if not new:
+        return None
+    return RetirementBaseline(
+        first_run=stored.first_run,
+        accounts={**stored.accounts, **{name: fresh.accounts[name] for name in new}},
+        ids={**stored.ids, **{name: fresh.ids.get(name, ()) for name in new}},
+        started={**stored.started, **{name: fresh.first_run for name in new}},
+    )
+
+
 def retirement_findings(
     states: Iterable[UserState], now: datetime, watched: Iterable[str], baseline: RetirementBaseline | None = None
 ) -> list[Finding]:
@@ -103,11 +120,12 @@ def progress(name: str, affected: list[UserState], baseline: RetirementBaseline 
     if baseline is None or name not in baseline.accounts:
         return ""
     then, first = baseline.accounts[name], set(baseline.ids.get(name, ()))
+    started = baseline.started.get(name, baseline.first_run)
+    since = "watching began" if name in baseline.started else "the first run"
     fixed = len(first - {s.user_id for s in affected})
     at_least = "at least " if then > len(first) else ""
     return (
-        f" Since the first run on {baseline.first_run:%Y-%m-%d}: {then} account(s) then, {len(affected)} now, "
-        f"{at_least}{fixed} fixed."
+        f" Since {since} on {started:%Y-%m-%d}: {then} account(s) then, {len(affected)} now, {at_least}{fixed} fixed."
     )
 
 

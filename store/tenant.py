@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -218,22 +218,23 @@ class TenantRepository:
         if row is None or first is None:
             return None
         ids = orjson.loads(row.get("Ids") or "{}")
+        started = orjson.loads(row.get("Started") or "{}")  # rows written before it: every count on the first run
         return RetirementBaseline(
             first_run=first,
             accounts={str(k): int(v) for k, v in orjson.loads(row.get("Accounts") or "{}").items()},
             ids={str(k): tuple(str(i) for i in v) for k, v in ids.items() if isinstance(v, list)},
+            started={str(k): when for k, v in started.items() if (when := _iso(v)) is not None},
         )
 
-    def save_baseline_once(self, baseline: RetirementBaseline, now: datetime) -> bool:
-        """The first run's baseline is written once and never replaced: progress is measured from it."""
-        if self._load(BASELINE_ROW) is not None:
-            return False
+    def save_baseline(self, baseline: RetirementBaseline, now: datetime) -> bool:
+        """Written whole: rules.retirements.extend_baseline decides what may change (only counts not yet taken)."""
         return self._save(
             BASELINE_ROW,
             {
                 "FirstRun": baseline.first_run,
                 "Accounts": orjson.dumps(baseline.accounts).decode(),
                 "Ids": orjson.dumps({k: list(v) for k, v in baseline.ids.items()}).decode(),
+                "Started": orjson.dumps({k: v.isoformat() for k, v in baseline.started.items()}).decode(),
             },
             now,
         )
@@ -268,6 +269,13 @@ class TenantRepository:
             baseline=self.load_baseline(),
             unread=tuple(self.load_unread()),
         )
+
+
+def _iso(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value)).astimezone(UTC)
+    except ValueError:
+        return None
 
 
 def _flag_text(value: bool | None) -> str:

@@ -225,3 +225,41 @@ def test_without_the_exchange_role_the_switches_finding_says_what_to_grant(
     assert "View-Only Organization Management" in summary
     assert "smtp_auth_org_switch" not in found, "nothing guessed"
     assert list(mail_to(sim)) == ["it@contoso.example"], "the owner map still names who is told"
+
+
+def test_a_protocol_watched_later_starts_its_progress_when_it_is_first_counted(
+    tenant_id: str, start_sim: StartSim, azurite: Azurite
+) -> None:
+    """EWS added to LAM_LEGACY_PROTOCOLS on day 4: its first count is taken then, SMTP's stays the first run's."""
+    scenario = tenant(tenant_id)
+    scanner, crm = add_user(scenario, "scanner"), add_user(scenario, "crm")
+    smtp_signins(scenario, scanner, NOW - timedelta(hours=1), 12)
+    agent = "ExchangeServicesClient/15.00.0913.015"  # tests/test_imap_pop_ews_owners.py: the EWS Managed API
+    signins(
+        scenario,
+        crm,
+        NOW + timedelta(days=4),
+        40,
+        every=timedelta(minutes=30),
+        client_app=EXCHANGE_WEB_SERVICES,
+        user_agent=agent,
+        ip="198.51.100.42",
+    )
+    sim = start_sim(scenario)
+    run(sim_settings(sim, azurite), now=NOW)
+    later = sim_settings(
+        sim, azurite, LAM_LEGACY_PROTOCOLS=f"{EXCHANGE_ACTIVESYNC},{AUTHENTICATED_SMTP},{EXCHANGE_WEB_SERVICES}"
+    )
+    run(later, now=NOW + timedelta(days=4, hours=1))
+    run(later, now=NOW + timedelta(days=5))
+
+    tables = StateTables.open(later)
+    baseline = tables.tenant.load_baseline()
+    assert baseline is not None and baseline.first_run == NOW
+    assert baseline.accounts == {"retirement_authenticated_smtp": 1, "retirement_exchange_web_services": 1}
+    findings = {f.name: f.summary for f in tables.findings()}
+    assert "Since the first run on 2026-11-20: 1 account(s) then" in findings["retirement_authenticated_smtp"]
+    assert (
+        "Since watching began on 2026-11-24: 1 account(s) then, 1 now, 0 fixed."
+        in (findings["retirement_exchange_web_services"])
+    )

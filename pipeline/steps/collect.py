@@ -19,7 +19,7 @@ from collectors.graph import GraphError
 from collectors.switches import read_switches
 from core.clock import utcnow
 from core.constants import EXCHANGE_WEB_SERVICES
-from core.findings import DeviceFinding
+from core.findings import DeviceFinding, RetirementBaseline
 from core.ingest import Checkpoint, IngestWindow, UnreadSpan
 from core.records import DeviceRecord, UserState
 from core.runs import CollectFigures, GraphCost, RunRecord, StatusCounts, StepError, StepResult
@@ -30,7 +30,7 @@ from pipeline.wiring import Services, exchange_target, recorded, retry_policy
 from rules.devices import devices_by_user, partnership_finding
 from rules.protocols import BY_CLIENT_APP, SMTP_AUTH
 from rules.readiness import SIGNIN_LOGS_FINDING
-from rules.retirements import RECENT_DAYS, affected_accounts, baseline_of, finding_name
+from rules.retirements import RECENT_DAYS, affected_accounts, baseline_of, extend_baseline, finding_name
 from rules.spray import attack_finding, merge_attack
 from rules.unread import still_checkable
 from store.staging import drop_leftovers
@@ -265,7 +265,7 @@ async def _readiness(svc: Services, stamp: datetime, token: str | None) -> tuple
     writes and the Exchange requests."""
     recent = await asyncio.to_thread(svc.users.succeeded_since, stamp - timedelta(days=RECENT_DAYS))
     affected = affected_accounts(recent, stamp, svc.settings.legacy_protocols)
-    writes = int(await asyncio.to_thread(svc.tenant.save_baseline_once, baseline_of(affected, stamp), stamp))
+    writes = int(await asyncio.to_thread(_keep_baseline, svc, baseline_of(affected, stamp), stamp))
     if svc.settings.collect_devices:
         ews_retirement = BY_CLIENT_APP[EXCHANGE_WEB_SERVICES.casefold()]
         smtp, ews = (_upns(affected.get(finding_name(r), [])) for r in (SMTP_AUTH, ews_retirement))
@@ -274,6 +274,12 @@ async def _readiness(svc: Services, stamp: datetime, token: str | None) -> tuple
         writes += int(await asyncio.to_thread(svc.tenant.save_switches, switches, stamp))
         return writes, switches.requests
     return writes, 0
+
+
+def _keep_baseline(svc: Services, fresh: RetirementBaseline, stamp: datetime) -> bool:
+    """The first count of each retirement is kept once (a protocol watched later gets its own then)."""
+    kept = extend_baseline(svc.tenant.load_baseline(), fresh)
+    return kept is not None and svc.tenant.save_baseline(kept, stamp)
 
 
 def _upns(states: list[UserState]) -> list[str]:
