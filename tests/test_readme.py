@@ -123,6 +123,30 @@ def test_every_file_the_docs_name_exists(doc: str) -> None:
     assert len(named) >= 5 and not missing, f"{doc} names files that do not exist: {missing}"
 
 
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("doc", sorted(DOCS))
+def test_every_link_to_a_section_finds_it(doc: str) -> None:
+    links = re.findall(r"\]\(((?:[\w./-]+\.md)?)#([\w-]+)\)", DOCS[doc])
+    for target, anchor in links:
+        text = DOCS[str(((ROOT / doc).parent / target).resolve().relative_to(ROOT))] if target else DOCS[doc]
+        headings = {_anchor(h) for h in re.findall(r"^#+ (.+)$", text, flags=re.MULTILINE)}
+        assert anchor in headings, f"{doc} links to {target}#{anchor}, which is no heading"
+
+
+def test_every_readme_section_the_code_points_to_exists() -> None:
+    """Error messages send the admin to a README section by name (pipeline/outage.py: 'Run it locally')."""
+    sources = [p for d in ("cli", "pipeline", "core", "report", "store") for p in (ROOT / d).rglob("*.py")]
+    pointed = {s for p in sources for s in re.findall(r"README\.md, '([^']+)'", p.read_text(encoding="utf-8"))}
+    headings = set(re.findall(r"^#+ (.+)$", README, flags=re.MULTILINE))
+    assert pointed and pointed <= headings, (
+        f"the code points to README sections that do not exist: {pointed - headings}"
+    )
+
+
 def _cells(line: str) -> list[str]:
     return [cell.strip() for cell in line.strip().strip("|").split(" | ")]
 
