@@ -27,6 +27,8 @@ from core.config import MessagePolicy, RuleConfig
 from core.records import Evidence, UserState, Verdict
 from pipeline.settings import SCHEDULE_SETTINGS, Settings, SettingsError, load_settings
 from report.app import AdminTables, build_admin_app
+from report.queries import PLATFORMS
+from report.users import COLUMNS as USER_COLUMNS
 from rules.catalog import FINDINGS, REASONS
 from store.tables import TABLE_NAMES
 from store.users import to_entity
@@ -145,6 +147,15 @@ def test_every_readme_section_the_code_points_to_exists() -> None:
     assert pointed and pointed <= headings, (
         f"the code points to README sections that do not exist: {pointed - headings}"
     )
+
+
+def test_the_readme_gives_the_reports_fields_and_platforms_as_the_code_has_them() -> None:
+    fields_para = README.split("`report --format json` prints one object per tracked user:", 1)[1].split("\n\n")[0]
+    assert [c for c in _codes(fields_para) if c not in ("csv",)] == list(USER_COLUMNS)
+    platform_option = re.search(r"--platform ([a-z|]+)", README)
+    assert platform_option and platform_option.group(1).split("|") == list(PLATFORMS)
+    filters_para = README.split("Every filter is validated", 1)[1].split("\n\n")[0]
+    assert all(f"`{p}`" in filters_para for p in PLATFORMS)
 
 
 def _cells(line: str) -> list[str]:
