@@ -84,13 +84,19 @@ def _render(
     env = template_environment()
     return OutgoingEmail(
         to_address=user.mail or "",
-        to_name=" ".join(user.display_name.split()),  # a CR/LF in a directory name is not a new header
-        subject=str(vars(env.get_template(content).make_module(context))["subject"]).strip(),
+        to_name=one_line(user.display_name),
+        subject=one_line(str(vars(env.get_template(content).make_module(context))["subject"])),
         text=env.get_template(f"{kind}.txt").render(context),
         html=env.get_template(f"{kind}.html").render(context),
         template=template,
         locale=locale,
     )
+
+
+def one_line(header: str) -> str:
+    """A header value on one line: a CR/LF in a UPN or display name from the directory or the sign-in log
+    must not start a new header (nor make the mail library refuse the message)."""
+    return " ".join(header.split())
 
 
 def compose_confirmation(state: UserState, policy: MessagePolicy) -> OutgoingEmail:

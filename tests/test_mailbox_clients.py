@@ -345,3 +345,17 @@ def test_every_language_tells_each_protocol_first_and_as_a_reminder(
         assert f"{words} {ACCOUNT.upn}" in first.text
         assert "2027" in first.text if client_app == EXCHANGE_WEB_SERVICES else "2022" in first.text
         assert FIRST_SENT[locale] in again.text and FIRST_SENT[locale] not in first.text
+
+
+HEADER_INJECTION = "scanner@contoso.example\r\nBcc: attacker@evil.example"
+"""A UPN as a hostile sign-in log or directory could write it (Entra refuses it; the log need not)."""
+
+
+@pytest.mark.parametrize("locale", sorted(available_locales(SENDER)))
+def test_a_line_break_in_the_accounts_upn_stays_on_the_subjects_one_line(locale: str) -> None:
+    state = sender_state("IMAP4", "imap_pop_application", ("collect_with_oauth",))
+    state = replace(state, directory=replace(ACCOUNT, upn=HEADER_INJECTION))
+    owner = replace(OWNER, preferred_language=locale, display_name="Olga\r\nBcc: attacker@evil.example")
+    email = compose_sender_notice(state, owner, "owner", POLICY, NOW.date())
+    assert "scanner@contoso.example Bcc: attacker@evil.example" in email.subject
+    assert not {"\r", "\n"} & set(email.subject + email.to_name)
