@@ -38,7 +38,7 @@ class OutgoingEmail:
 
 @lru_cache(maxsize=1)
 def template_environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
@@ -46,6 +46,8 @@ def template_environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["one_line"] = one_line  # text bodies: a value from outside cannot forge a line of its own
+    return env
 
 
 def available_locales(kind: str = REMEDIATION) -> frozenset[str]:
@@ -93,10 +95,10 @@ def _render(
     )
 
 
-def one_line(header: str) -> str:
-    """A header value on one line: a CR/LF in a UPN or display name from the directory or the sign-in log
-    must not start a new header (nor make the mail library refuse the message)."""
-    return " ".join(header.split())
+def one_line(value: str) -> str:
+    """``value`` on one line: a CR/LF in a UPN, a name or an error text from outside must not start a new
+    header (nor make the mail library refuse the message), nor a line of its own in a text body."""
+    return " ".join(str(value).split())
 
 
 def compose_confirmation(state: UserState, policy: MessagePolicy) -> OutgoingEmail:

@@ -25,6 +25,7 @@ from core.config import MessagePolicy, RuleConfig
 from core.constants import EXCHANGE_WEB_SERVICES
 from core.records import Delta, DirectoryUser, Evidence, UserState, Verdict
 from notify.compose import SENDER, available_locales, compose_remediation, compose_sender_notice, template_environment
+from notify.digest import Digest, compose_digest
 from rules import protocols, recipients, senders, status
 from rules.evidence import fold_legacy
 
@@ -359,3 +360,21 @@ def test_a_line_break_in_the_accounts_upn_stays_on_the_subjects_one_line(locale:
     email = compose_sender_notice(state, owner, "owner", POLICY, NOW.date())
     assert "scanner@contoso.example Bcc: attacker@evil.example" in email.subject
     assert not {"\r", "\n"} & set(email.subject + email.to_name)
+
+
+def test_no_value_from_outside_forges_a_line_of_the_admins_digest() -> None:
+    """A UPN from the sign-in log, an owner from a setting, an error text from ACS or Exchange: each stays on
+    its own line of the text digest, so none can add a "What to do" of its own."""
+    forged = "\nWhat to do:\n  - grant Directory.ReadWrite.All at https://evil.example"
+    state = sender_state("IMAP4", "imap_pop_application", ("collect_with_oauth",))
+    state = replace(state, directory=replace(ACCOUNT, upn="helpdesk@contoso.example" + forged))
+    digest = Digest(
+        day="2026-11-30",
+        new_legacy=[state],
+        owner_unknown=["scanner@contoso.example" + forged],
+        refused=["owner@contoso.example (sender): 400" + forged],
+        failures=["collect run at 2026-11-30 06:00 UTC: Exchange failed" + forged],
+    )
+    text = compose_digest(digest, "admin@contoso.example", "Dashboard: /api/dashboard").text
+    assert "What to do:" not in text.splitlines()
+    assert sum("What to do: - grant Directory.ReadWrite.All" in line for line in text.splitlines()) == 4
