@@ -23,6 +23,7 @@ import pytest
 from collectors.signins import parse_signin
 from core.config import MessagePolicy, RuleConfig
 from core.constants import EXCHANGE_WEB_SERVICES
+from core.findings import Finding
 from core.records import Delta, DirectoryUser, Evidence, UserState, Verdict
 from notify.compose import SENDER, available_locales, compose_remediation, compose_sender_notice, template_environment
 from notify.digest import Digest, compose_digest
@@ -374,7 +375,9 @@ def test_no_value_from_outside_forges_a_line_of_the_admins_digest() -> None:
         owner_unknown=["scanner@contoso.example" + forged],
         refused=["owner@contoso.example (sender): 400" + forged],
         failures=["collect run at 2026-11-30 06:00 UTC: Exchange failed" + forged],
+        findings=[Finding("device_partnerships", False, "Exchange Get-Mailbox failed: 500" + forged, "Retry.")],
     )
     text = compose_digest(digest, "admin@contoso.example", "Dashboard: /api/dashboard").text
-    assert "What to do:" not in text.splitlines()
-    assert sum("What to do: - grant Directory.ReadWrite.All" in line for line in text.splitlines()) == 4
+    assert text.splitlines().count("What to do:") == 1  # the digest's own heading, for the one finding
+    assert not any(line.lstrip().startswith("- grant") for line in text.splitlines())
+    assert sum("What to do: - grant Directory.ReadWrite.All" in line for line in text.splitlines()) == 5
