@@ -77,8 +77,8 @@ def _render(
     locale = locale or _locale(kind, user, policy)
     content = f"{CONTENT[kind]}.{locale}.j2"
     context = {
-        "display_name": user.display_name or user.upn,
-        "upn": user.upn,
+        "display_name": one_line(user.display_name or user.upn),
+        "upn": one_line(user.upn),
         "contact_line": policy.contact_line,
         "content": content,
         **context,
@@ -155,7 +155,7 @@ def compose_sender_notice(
     locale = _locale(SENDER, to, policy)
     last_success = state.evidence.last_success_at
     context: dict[str, object] = {
-        "account": state.directory.upn if state.directory else state.evidence.upn,
+        "account": one_line(state.directory.upn if state.directory else state.evidence.upn),
         "kind": kind,
         "shared": senders.kind_of(state.verdict) == "shared",
         "role": role,

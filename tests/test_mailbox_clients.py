@@ -354,13 +354,15 @@ HEADER_INJECTION = "scanner@contoso.example\r\nBcc: attacker@evil.example"
 
 
 @pytest.mark.parametrize("locale", sorted(available_locales(SENDER)))
-def test_a_line_break_in_the_accounts_upn_stays_on_the_subjects_one_line(locale: str) -> None:
+def test_a_line_break_in_the_accounts_upn_or_a_name_starts_no_line_of_its_own(locale: str) -> None:
     state = sender_state("IMAP4", "imap_pop_application", ("collect_with_oauth",))
     state = replace(state, directory=replace(ACCOUNT, upn=HEADER_INJECTION))
     owner = replace(OWNER, preferred_language=locale, display_name="Olga\r\nBcc: attacker@evil.example")
     email = compose_sender_notice(state, owner, "owner", POLICY, NOW.date())
     assert "scanner@contoso.example Bcc: attacker@evil.example" in email.subject
     assert not {"\r", "\n"} & set(email.subject + email.to_name)
+    for body in (email.text, email.html):
+        assert not any(line.lstrip().startswith("Bcc:") for line in body.splitlines())
 
 
 def test_no_value_from_outside_forges_a_line_of_the_admins_digest() -> None:
