@@ -65,8 +65,8 @@ class ExchangeAdminClient:
     def __init__(
         self, target: ExchangeTarget, http: httpx.AsyncClient, token: str | None, retry: RetryPolicy | None = None
     ) -> None:
-        self._base = f"{target.base_url}/adminapi/beta/{target.tenant_id}"
-        self._url = f"{self._base}/InvokeCommand"
+        self._origin = target.base_url
+        self._url = f"{target.base_url}/adminapi/beta/{target.tenant_id}/InvokeCommand"
         self._retry = retry or RetryPolicy(max_retries=3)
         self._http = http
         self._headers = {
@@ -78,8 +78,8 @@ class ExchangeAdminClient:
         self.requests = 0
 
     async def run(self, cmdlet: str, parameters: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """Every object a cmdlet returns, page by page (@odata.nextLink), while the links stay on this
-        tenant's admin API: a link elsewhere would carry the token there, so the answer is refused instead."""
+        """Every object a cmdlet returns, page by page (@odata.nextLink), while the links stay on Exchange's
+        host (LAM_EXO_BASE_URL): a link elsewhere would carry the token there, so the answer is refused instead."""
         body = orjson.dumps({"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}})
         url: str | None = self._url
         followed: set[str] = set()
@@ -96,9 +96,9 @@ class ExchangeAdminClient:
                 followed.add(url)
 
     def _check_next(self, url: str, cmdlet: str, followed: set[str]) -> None:
-        if not same_origin(url, self._base):
+        if not same_origin(url, self._origin):
             raise DeviceCollectorError(
-                200, f"Exchange {cmdlet} answered a nextLink off its admin API, not followed: {url[:200]!r}"
+                200, f"Exchange {cmdlet} answered a nextLink to another host, not followed: {url[:200]!r}"
             )
         if url in followed or len(followed) >= MAX_PAGES:
             raise DeviceCollectorError(
