@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler
 import orjson
 import pytest
 
-from collectors.devices import DeviceCollectorError, ExchangeTarget, collect_devices
+from collectors.devices import DeviceCollectorError, DeviceHarvest, ExchangeTarget, collect_devices
 from collectors.switches import read_switches
 from sim.graph_shapes import exchange_device, exchange_mailbox
 from tests.hostile import Answer, Server, send
@@ -89,8 +89,8 @@ def test_one_mailbox_answered_with_no_json_is_skipped_and_counted() -> None:
     assert (switches.readable, switches.senders_checked, switches.skipped) == (True, 0, 1)
 
 
-@pytest.mark.parametrize("object_id", ["../users#x", f"{OWNER['id']}\n", "7d2b1c9e/8f3a-4b5c-9d6e-1f2a3b4c5d6e", 12345])
-def test_a_mailbox_whose_object_id_is_no_guid_owns_no_device(object_id: object) -> None:
+def harvest_of_one_iphone(object_id: object) -> DeviceHarvest:
+    """The harvest of a tenant with one mailbox, of this ExternalDirectoryObjectId, and its iPhone."""
     mailbox = {**exchange_mailbox(OWNER, "Ada"), "ExternalDirectoryObjectId": object_id}
     iphone = exchange_device(
         mailbox, "ApplDNQXK1ABCD", first_sync=datetime(2017, 3, 2, tzinfo=UTC), last_sync=datetime.now(UTC)
@@ -100,21 +100,17 @@ def test_a_mailbox_whose_object_id_is_no_guid_owns_no_device(object_id: object) 
         return page([mailbox] if cmdlet == "Get-Mailbox" else [iphone] if cmdlet == "Get-MobileDevice" else [])
 
     with exchange(answer) as exo:
-        harvest = asyncio.run(collect_devices(target(exo), TOKEN))
+        return asyncio.run(collect_devices(target(exo), TOKEN))
+
+
+@pytest.mark.parametrize("object_id", ["../users#x", f"{OWNER['id']}\n", "7d2b1c9e/8f3a-4b5c-9d6e-1f2a3b4c5d6e", 12345])
+def test_a_mailbox_whose_object_id_is_no_guid_owns_no_device(object_id: object) -> None:
+    harvest = harvest_of_one_iphone(object_id)
     assert harvest.devices == []
     assert harvest.skipped == {"mailbox_without_object_id": 1, "owner_not_found": 1}
 
 
 def test_a_mailbox_with_a_guid_owns_its_device_under_that_id_in_lower_case() -> None:
-    mailbox = {**exchange_mailbox(OWNER, "Ada"), "ExternalDirectoryObjectId": OWNER["id"].upper()}
-    iphone = exchange_device(
-        mailbox, "ApplDNQXK1ABCD", first_sync=datetime(2017, 3, 2, tzinfo=UTC), last_sync=datetime.now(UTC)
-    )
-
-    def answer(cmdlet: str, path: str) -> Answer:
-        return page([mailbox] if cmdlet == "Get-Mailbox" else [iphone] if cmdlet == "Get-MobileDevice" else [])
-
-    with exchange(answer) as exo:
-        harvest = asyncio.run(collect_devices(target(exo), TOKEN))
+    harvest = harvest_of_one_iphone(OWNER["id"].upper())
     assert [d.user_id for d in harvest.devices] == [OWNER["id"]]
     assert harvest.skipped == {}
