@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import orjson
 
+from collectors.capped_transport import CappedTransport, ResponseTooLargeError
+from collectors.graph import same_origin
 from core.clock import parse_graph_time
 from core.records import DeviceRecord
 from core.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
@@ -24,6 +26,10 @@ from rules.devices import could_be_legacy
 EXO_SCOPE = "https://outlook.office365.com/.default"
 SYSTEM_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
 PAGE_SIZE = 1000
+MAX_PAGES = 5000
+"""Pages one cmdlet may answer with (five million objects): an Exchange that never stops paging is refused."""
+MAX_BODY_BYTES = 64 * 1024 * 1024
+"""One answer, inflated: a page of 1,000 Get-Mailbox objects is a few megabytes."""
 _DATE = re.compile(r"^/Date\((-?\d+)\)/$")
 
 
@@ -59,6 +65,7 @@ class ExchangeAdminClient:
     def __init__(
         self, target: ExchangeTarget, http: httpx.AsyncClient, token: str | None, retry: RetryPolicy | None = None
     ) -> None:
+        self._origin = target.base_url
         self._url = f"{target.base_url}/adminapi/beta/{target.tenant_id}/InvokeCommand"
         self._retry = retry or RetryPolicy(max_retries=3)
         self._http = http
@@ -71,21 +78,40 @@ class ExchangeAdminClient:
         self.requests = 0
 
     async def run(self, cmdlet: str, parameters: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """Every object a cmdlet returns, page by page (@odata.nextLink)."""
+        """Every object a cmdlet returns, page by page (@odata.nextLink), while the links stay on Exchange's
+        host (LAM_EXO_BASE_URL): a link elsewhere would carry the token there, so the answer is refused instead."""
         body = orjson.dumps({"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}})
         url: str | None = self._url
+        followed: set[str] = set()
         while url:
             page = await self._post(url, body, cmdlet)
-            for item in page.get("value") or []:
+            value = page.get("value")
+            for item in value if isinstance(value, list) else []:
                 if isinstance(item, dict):
                     yield item
             next_link = page.get("@odata.nextLink")
             url = next_link if isinstance(next_link, str) and next_link else None
+            if url is not None:
+                self._check_next(url, cmdlet, followed)
+                followed.add(url)
+
+    def _check_next(self, url: str, cmdlet: str, followed: set[str]) -> None:
+        if not same_origin(url, self._origin):
+            raise DeviceCollectorError(
+                200, f"Exchange {cmdlet} answered a nextLink to another host, not followed: {url[:200]!r}"
+            )
+        if url in followed or len(followed) >= MAX_PAGES:
+            raise DeviceCollectorError(
+                200, f"Exchange {cmdlet} kept paging (a nextLink repeated, or past {MAX_PAGES} pages): stopped"
+            )
 
     async def _post(self, url: str, body: bytes, cmdlet: str) -> dict[str, Any]:
         for attempt in range(self._retry.max_retries + 1):
             self.requests += 1
-            response = await self._http.post(url, content=body, headers=self._headers)
+            try:
+                response = await self._http.post(url, content=body, headers=self._headers)
+            except ResponseTooLargeError as exc:
+                raise DeviceCollectorError(200, f"Exchange {cmdlet} answered too much: {exc}") from exc
             if response.status_code not in RETRYABLE_STATUS or attempt == self._retry.max_retries:
                 break
             await asyncio.sleep(self._retry.delay(attempt, retry_after_seconds(response.headers.get("Retry-After"))))
@@ -100,8 +126,17 @@ class ExchangeAdminClient:
             raise DeviceCollectorError(
                 response.status_code, f"Exchange {cmdlet} failed: {response.status_code} {response.text[:300]}"
             )
-        data = orjson.loads(response.content)
+        try:
+            data = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise DeviceCollectorError(response.status_code, f"Exchange {cmdlet} answered with no JSON: {exc}") from exc
         return data if isinstance(data, dict) else {}
+
+
+def exchange_http() -> httpx.AsyncClient:
+    """The HTTP client for Exchange's admin API: its answers are read no further than MAX_BODY_BYTES."""
+    capped = CappedTransport(httpx.AsyncHTTPTransport(), MAX_BODY_BYTES, MAX_BODY_BYTES)
+    return httpx.AsyncClient(timeout=60, transport=capped)
 
 
 async def collect_devices(
@@ -110,19 +145,19 @@ async def collect_devices(
     """All partnerships joined to their users (Get-Mailbox + Get-MobileDevice, each one paged call), and
     statistics only for devices that could be legacy, whose last sync decides whether they matter."""
     harvest = DeviceHarvest()
-    async with httpx.AsyncClient(timeout=60) as http:
+    async with exchange_http() as http:
         exo = ExchangeAdminClient(target, http, token, retry)
         owners: dict[str, str] = {}
         async for mailbox in exo.run("Get-Mailbox", {"ResultSize": "Unlimited"}):
-            object_id = str(mailbox.get("ExternalDirectoryObjectId") or "").lower()
+            object_id = _object_id(mailbox)  # a user id only if it is one: it becomes a table key
             for key in (mailbox.get("Identity"), mailbox.get("Name"), mailbox.get("UserPrincipalName")):
                 if object_id and isinstance(key, str) and key:
                     owners[key.casefold()] = object_id
             kind, problem = mailbox_type(mailbox)
             if problem:
                 harvest.skipped[problem] = harvest.skipped.get(problem, 0) + 1
-            elif kind != USER_MAILBOX:
-                harvest.mailbox_types[str(mailbox["ExternalDirectoryObjectId"]).lower()] = kind
+            elif object_id and kind != USER_MAILBOX:
+                harvest.mailbox_types[object_id] = kind
         async for item in exo.run("Get-MobileDevice", {"ResultSize": "Unlimited"}):
             device, problem = parse_device(item, owners)
             if device is None:
@@ -150,12 +185,18 @@ _TYPE_NAME = re.compile(r"^[A-Za-z]{1,64}$")
 def mailbox_type(item: dict[str, Any]) -> tuple[str, str]:
     """(RecipientTypeDetails, "") of one Get-Mailbox object, or ("", problem) when it cannot be trusted: no
     Entra object id (an on-premises-only or broken object), or a type that is no Exchange type name."""
-    object_id, kind = item.get("ExternalDirectoryObjectId"), item.get("RecipientTypeDetails")
-    if not isinstance(object_id, str) or not _OBJECT_ID.match(object_id):
+    kind = item.get("RecipientTypeDetails")
+    if _object_id(item) is None:
         return "", "mailbox_without_object_id"
-    if not isinstance(kind, str) or not _TYPE_NAME.match(kind):
+    if not isinstance(kind, str) or not _TYPE_NAME.fullmatch(kind):
         return "", "mailbox_type_unreadable"
     return kind, ""
+
+
+def _object_id(mailbox: dict[str, Any]) -> str | None:
+    """The mailbox's Entra object id, lower case; None when it is missing or no GUID."""
+    object_id = mailbox.get("ExternalDirectoryObjectId")
+    return object_id.lower() if isinstance(object_id, str) and _OBJECT_ID.fullmatch(object_id) else None
 
 
 def parse_device(item: dict[str, Any], owners: dict[str, str]) -> tuple[DeviceRecord | None, str]:

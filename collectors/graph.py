@@ -228,7 +228,7 @@ class GraphClient:
 
     def owns(self, url: str) -> bool:
         """Whether ``url`` is on the configured Graph: same scheme, host and port, under its path."""
-        return _same_origin(url, self._base_url)
+        return same_origin(url, self._base_url)
 
     def next_request(self, url: str) -> RequestInformation:
         """The request for a nextLink (or a saved cursor) that stays on our Graph; else the page that
@@ -287,7 +287,7 @@ def build_graph_client(
     return GraphClient(auth, base_url, timeout_seconds=timeout_seconds, retry=retry)
 
 
-def _same_origin(url: str, base_url: str) -> bool:
+def same_origin(url: str, base_url: str) -> bool:
     try:
         link, base = urlsplit(url), urlsplit(base_url)
         return (

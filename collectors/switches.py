@@ -21,9 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
-from collectors.devices import DeviceCollectorError, ExchangeAdminClient, ExchangeTarget
+from collectors.devices import DeviceCollectorError, ExchangeAdminClient, ExchangeTarget, exchange_http
 from core.findings import SWITCH_NAMES_KEPT, ExchangeSwitches
 from core.retry import RetryPolicy
 
@@ -44,7 +42,7 @@ async def read_switches(
     skipped and counted."""
     smtp, ews = _upns(smtp_upns), _upns(ews_upns)
     wanted = sorted(smtp | ews, key=str.casefold)
-    async with httpx.AsyncClient(timeout=60) as http:
+    async with exchange_http() as http:
         exo = ExchangeAdminClient(target, http, token, retry)
         try:
             transport = await _first(exo, "Get-TransportConfig")

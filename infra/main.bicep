@@ -167,7 +167,11 @@ module graphRoles 'modules/graph-roles.bicep' = {
 module adminAuth 'modules/admin-auth.bicep' = if (adminSignIn) {
   scope: rg
   name: 'admin-auth'
-  params: { displayName: 'Legacy Auth Monitor admin (${environmentName})', appName: 'func-lam-${token}' }
+  params: {
+    displayName: 'Legacy Auth Monitor admin (${environmentName})'
+    appName: 'func-lam-${token}'
+    adminPrincipalId: adminPrincipalId
+  }
 }
 
 module functionApp 'modules/functionapp.bicep' = {

@@ -38,7 +38,7 @@ class OutgoingEmail:
 
 @lru_cache(maxsize=1)
 def template_environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
@@ -46,6 +46,8 @@ def template_environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["one_line"] = one_line  # text bodies: a value from outside cannot forge a line of its own
+    return env
 
 
 def available_locales(kind: str = REMEDIATION) -> frozenset[str]:
@@ -75,8 +77,8 @@ def _render(
     locale = locale or _locale(kind, user, policy)
     content = f"{CONTENT[kind]}.{locale}.j2"
     context = {
-        "display_name": user.display_name or user.upn,
-        "upn": user.upn,
+        "display_name": one_line(user.display_name or user.upn),
+        "upn": one_line(user.upn),
         "contact_line": policy.contact_line,
         "content": content,
         **context,
@@ -84,13 +86,19 @@ def _render(
     env = template_environment()
     return OutgoingEmail(
         to_address=user.mail or "",
-        to_name=" ".join(user.display_name.split()),  # a CR/LF in a directory name is not a new header
-        subject=str(vars(env.get_template(content).make_module(context))["subject"]).strip(),
+        to_name=one_line(user.display_name),
+        subject=one_line(str(vars(env.get_template(content).make_module(context))["subject"])),
         text=env.get_template(f"{kind}.txt").render(context),
         html=env.get_template(f"{kind}.html").render(context),
         template=template,
         locale=locale,
     )
+
+
+def one_line(value: str) -> str:
+    """``value`` on one line: a CR/LF in a UPN, a name or an error text from outside must not start a new
+    header (nor make the mail library refuse the message), nor a line of its own in a text body."""
+    return " ".join(str(value).split())
 
 
 def compose_confirmation(state: UserState, policy: MessagePolicy) -> OutgoingEmail:
@@ -147,7 +155,7 @@ def compose_sender_notice(
     locale = _locale(SENDER, to, policy)
     last_success = state.evidence.last_success_at
     context: dict[str, object] = {
-        "account": state.directory.upn if state.directory else state.evidence.upn,
+        "account": one_line(state.directory.upn if state.directory else state.evidence.upn),
         "kind": kind,
         "shared": senders.kind_of(state.verdict) == "shared",
         "role": role,

@@ -300,9 +300,11 @@ SENDERS_SHOWN = 100
 
 def _link(request: Request, path: str, **params: str) -> str:
     """A link to another view through the door the request came in (the keyed one for scripts), carrying
-    the function key over when the request had one."""
-    base = KEYED_PREFIX if request.url.path.startswith(KEYED_PREFIX + "/") else "/api"
-    key = request.query_params.get(KEY_PARAM)
+    the function key over when the request had one; on the people's door a ``code`` is no key and is dropped.
+    Pages send no Referer (SECURITY_HEADERS), so a key in a link does not leave with a click elsewhere."""
+    keyed = request.url.path.startswith(KEYED_PREFIX + "/")
+    base = KEYED_PREFIX if keyed else "/api"
+    key = request.query_params.get(KEY_PARAM) if keyed else None
     query = {**params, **({KEY_PARAM: key} if key else {})}
     return f"{base}/{path}" + (f"?{urlencode(query)}" if query else "")
 

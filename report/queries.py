@@ -94,7 +94,7 @@ def decode_token(raw: str | None) -> str | None:
     except (binascii.Error, orjson.JSONDecodeError, ValueError):
         data = None
     after = data.get("after") if isinstance(data, dict) and set(data) == {"after"} else None
-    if not isinstance(after, str) or not _GUID.match(after):
+    if not isinstance(after, str) or not _GUID.fullmatch(after):
         raise ReportError("continuation: not a token this API issued; start again without it")
     return after
 
@@ -109,7 +109,7 @@ def page_users(
 
 
 def user_detail(repo: UserStates, ledger: NotificationLog, user_id: str) -> dict[str, Any] | None:
-    if not _GUID.match(user_id):
+    if not _GUID.fullmatch(user_id):
         raise ReportError("id: must be a user object id (GUID)")
     state = repo.get(user_id)
     if state is None:

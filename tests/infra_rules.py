@@ -164,6 +164,11 @@ def identity_problems(docs: dict[str, dict[str, Any]], folder: Path) -> list[str
         problems.append(f"admin views: sign-in must leave out {KEYED_PREFIX}/* alone (the function-key door)")
     if auth and validation.get("unauthenticatedClientAction") not in ("RedirectToLoginPage", "Return401"):
         problems.append("admin views: a request without sign-in must be sent to sign in or refused")
+    for name, principal in _all(docs, "Microsoft.Graph/servicePrincipals"):
+        if principal.get("appRoleAssignmentRequired") is not True:
+            problems.append(f"admin views: {name} must require assignment, or everyone in the tenant can sign in")
+    if auth and not _all(docs, "Microsoft.Graph/servicePrincipals"):
+        problems.append("admin views: the sign-in app's service principal (assignment required) is missing")
     graph_roles_file = folder / "modules" / "graph-roles.bicep"
     if graph_roles_file.exists():
         granted = docs["modules/graph-roles.bicep"]["variables"]["graphRoles"]["value"]

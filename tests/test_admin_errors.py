@@ -160,3 +160,10 @@ def test_no_file_is_left_behind_by_a_refused_out(tmp_path: Path) -> None:
     target = tmp_path / "missing" / "x.csv"
     result = cli("report", "--format", "csv", "--out", str(target), env=storage_down_env())
     assert result.returncode == 2 and not target.parent.exists()
+
+
+def test_a_continuation_token_with_a_trailing_line_break_is_refused(empty_api: str) -> None:
+    """A regular expression's ``$`` also matches before a final newline: the id in a token is checked whole."""
+    guid = "00000000-0000-4000-8000-000000000000"
+    page = httpx.get(f"{empty_api}/api/users", params={"continuation": token({"after": guid + "\n"})}, timeout=30)
+    assert page.status_code == 400 and page.json()["error"].startswith("continuation: not a token this API issued")

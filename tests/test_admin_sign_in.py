@@ -91,3 +91,14 @@ def test_the_key_door_serves_the_same_views_under_api_keyed_with_links_that_stay
     assert 'href="/api/keyed/static/dashboard.css?code=k1"' in page.text
     assert 'href="/api/keyed/users?format=csv&amp;code=k1"' in page.text
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+
+
+def test_a_code_given_on_the_peoples_door_is_not_echoed_into_its_links(
+    people_door: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "True")
+    page = httpx.get(people_door + "/api/dashboard", params={"code": "k1"}, headers=SIGNED_IN, timeout=30)
+    views = httpx.get(people_door + "/api/protocols", params={"code": "k1"}, headers=SIGNED_IN, timeout=30)
+    assert page.status_code == 200 and 'href="/api/static/dashboard.css"' in page.text
+    assert "k1" not in page.text and "k1" not in views.text
+    assert page.headers["referrer-policy"] == "no-referrer"

@@ -162,3 +162,16 @@ def test_the_people_door_through_the_function_needs_app_service_sign_in(
     assert call_admin("keyed/summary", "admin_views").status_code == 401, "the key door's path is no way round"
     signed_in = call_admin("summary", "admin_views", principal)
     assert signed_in.status_code == 200 and json.loads(signed_in.get_body())["tracked"] == 0
+
+
+@pytest.mark.parametrize(
+    "path", ["keyed/../users", "KEYED/users", "/keyed/users", "keyed%2Fusers", "keyed/users.", "Keyed/dashboard"]
+)
+def test_no_spelling_of_the_key_doors_path_opens_the_peoples_door_without_sign_in(
+    deployed: SimServer, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """Whatever path the host hands the anonymous function, it answers only a signed-in person."""
+    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "True")
+    refused = call_admin(path, "admin_views", code="a-function-key")
+    assert refused.status_code == 401, path
+    assert b"a-function-key" not in refused.get_body()

@@ -169,6 +169,7 @@ def test_our_identity_rules_catch_each_weakening(tmp_path: Path) -> None:
             ("scope: storage::tableService", "scope: storage"),
             ("scope: appInsights", "scope: communication"),
         ],
+        "modules/admin-auth.bicep": [("appRoleAssignmentRequired: true", "appRoleAssignmentRequired: false")],
         "modules/functionapp.bicep": [
             ("requireAuthentication: true", "requireAuthentication: false"),
             ("excludedPaths: ['/api/keyed/*']", "excludedPaths: ['/api/*']"),
@@ -190,6 +191,7 @@ def test_our_identity_rules_catch_each_weakening(tmp_path: Path) -> None:
         "admin views: Entra ID sign-in (authsettingsV2, requireAuthentication) is missing",
         "admin views: sign-in must leave out /api/keyed/* alone (the function-key door)",
         "admin views: a request without sign-in must be sent to sign in or refused",
+        "admin views: adminPrincipal must require assignment, or everyone in the tenant can sign in",
         "Graph role Directory.Read.All: broader than needed (least privilege)",
         "Graph role Directory.Read.All: say why it is needed, on its line",
     ]

@@ -23,8 +23,10 @@ import pytest
 from collectors.signins import parse_signin
 from core.config import MessagePolicy, RuleConfig
 from core.constants import EXCHANGE_WEB_SERVICES
+from core.findings import Finding
 from core.records import Delta, DirectoryUser, Evidence, UserState, Verdict
 from notify.compose import SENDER, available_locales, compose_remediation, compose_sender_notice, template_environment
+from notify.digest import Digest, compose_digest
 from rules import protocols, recipients, senders, status
 from rules.evidence import fold_legacy
 
@@ -345,3 +347,39 @@ def test_every_language_tells_each_protocol_first_and_as_a_reminder(
         assert f"{words} {ACCOUNT.upn}" in first.text
         assert "2027" in first.text if client_app == EXCHANGE_WEB_SERVICES else "2022" in first.text
         assert FIRST_SENT[locale] in again.text and FIRST_SENT[locale] not in first.text
+
+
+HEADER_INJECTION = "scanner@contoso.example\r\nBcc: attacker@evil.example"
+"""A UPN as a hostile sign-in log or directory could write it (Entra refuses it; the log need not)."""
+
+
+@pytest.mark.parametrize("locale", sorted(available_locales(SENDER)))
+def test_a_line_break_in_the_accounts_upn_or_a_name_starts_no_line_of_its_own(locale: str) -> None:
+    state = sender_state("IMAP4", "imap_pop_application", ("collect_with_oauth",))
+    state = replace(state, directory=replace(ACCOUNT, upn=HEADER_INJECTION))
+    owner = replace(OWNER, preferred_language=locale, display_name="Olga\r\nBcc: attacker@evil.example")
+    email = compose_sender_notice(state, owner, "owner", POLICY, NOW.date())
+    assert "scanner@contoso.example Bcc: attacker@evil.example" in email.subject
+    assert not {"\r", "\n"} & set(email.subject + email.to_name)
+    for body in (email.text, email.html):
+        assert not any(line.lstrip().startswith("Bcc:") for line in body.splitlines())
+
+
+def test_no_value_from_outside_forges_a_line_of_the_admins_digest() -> None:
+    """A UPN from the sign-in log, an owner from a setting, an error text from ACS or Exchange: each stays on
+    its own line of the text digest, so none can add a "What to do" of its own."""
+    forged = "\nWhat to do:\n  - grant Directory.ReadWrite.All at https://evil.example"
+    state = sender_state("IMAP4", "imap_pop_application", ("collect_with_oauth",))
+    state = replace(state, directory=replace(ACCOUNT, upn="helpdesk@contoso.example" + forged))
+    digest = Digest(
+        day="2026-11-30",
+        new_legacy=[state],
+        owner_unknown=["scanner@contoso.example" + forged],
+        refused=["owner@contoso.example (sender): 400" + forged],
+        failures=["collect run at 2026-11-30 06:00 UTC: Exchange failed" + forged],
+        findings=[Finding("device_partnerships", False, "Exchange Get-Mailbox failed: 500" + forged, "Retry.")],
+    )
+    text = compose_digest(digest, "admin@contoso.example", "Dashboard: /api/dashboard").text
+    assert text.splitlines().count("What to do:") == 1  # the digest's own heading, for the one finding
+    assert not any(line.lstrip().startswith("- grant") for line in text.splitlines())
+    assert sum("What to do: - grant Directory.ReadWrite.All" in line for line in text.splitlines()) == 5
