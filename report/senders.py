@@ -117,12 +117,24 @@ def _row(state: UserState, owner: str, days: int | None) -> dict[str, Any]:
     }
 
 
+SENDER_TABLE_COLUMNS = (
+    ("upn", 16),
+    ("kind", 0),
+    ("owner", 16),
+    ("last success", 0),
+    ("days to switch-off", 0),
+    ("status", 0),
+    ("emails", 0),
+)
+"""The terminal table's columns and the least width of those that may fold (0: never folded)."""
+
+
 def render_senders(rows: list[dict[str, Any]], flt: SenderFilter, console: Console) -> None:
     entry = retirement_of(flt.protocol)
     when = f"; basic authentication stops by {entry.deadline_words}" if entry and entry.deadline_words else ""
     table = Table(title=f"{terminal_safe(flt.protocol)} senders ({len(rows)}){when}")
-    for column in ("upn", "kind", "owner", "last success", "days to switch-off", "status", "emails"):
-        table.add_column(column, no_wrap=column != "owner")
+    for column, least in SENDER_TABLE_COLUMNS:  # the addresses fold on a narrow terminal, never vanish
+        table.add_column(column, min_width=least, overflow="fold", no_wrap=least == 0)
     for row in rows:
         table.add_row(
             terminal_safe(row["upn"]),
