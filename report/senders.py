@@ -122,8 +122,8 @@ SENDER_TABLE_COLUMNS = (
     ("kind", 0),
     ("owner", 16),
     ("last success", 0),
-    ("days to switch-off", 0),
-    ("status", 0),
+    ("days to switch-off", 6),
+    ("status", 13),
     ("emails", 0),
 )
 """The terminal table's columns and the least width of those that may fold (0: never folded)."""
