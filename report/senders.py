@@ -122,7 +122,7 @@ SENDER_TABLE_COLUMNS = (
     ("kind", 0),
     ("owner", 16),
     ("last success", 0),
-    ("days to switch-off", 6),
+    ("days to switch-off", 0),
     ("status", 13),
     ("emails", 0),
 )
