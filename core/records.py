@@ -218,6 +218,12 @@ class UserState:
     episode: int = 1
     """Which time this user is on legacy: 2 once they fixed it and went back. The notified counts restart
     with each episode and message ids carry it, so the second round is mailed afresh."""
+
+    @property
+    def upn(self) -> str:
+        """The account's UPN: the directory's, else the one its sign-ins carried."""
+        return (self.directory.upn if self.directory else "") or self.evidence.upn
+
     mailbox_type: str = ""
     """Exchange's RecipientTypeDetails of the account's mailbox, when the Exchange collector read one that is
     not a user's own (SharedMailbox, RoomMailbox, EquipmentMailbox); "" otherwise."""

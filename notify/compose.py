@@ -155,7 +155,7 @@ def compose_sender_notice(
     locale = _locale(SENDER, to, policy)
     last_success = state.evidence.last_success_at
     context: dict[str, object] = {
-        "account": one_line(state.directory.upn if state.directory else state.evidence.upn),
+        "account": one_line(state.upn),
         "kind": kind,
         "shared": senders.kind_of(state.verdict) == "shared",
         "role": role,

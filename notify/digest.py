@@ -15,7 +15,7 @@ from core.records import UserState
 from core.runs import HELD_LABELS, NotifyFigures, RunRecord
 from notify.compose import OutgoingEmail, template_environment
 from rules.breakdown import protocols_of
-from rules.owners import OWNED_KINDS, account_kind, owner_of, upn_of
+from rules.owners import OWNED_KINDS, account_kind, owner_of
 from rules.protocols import SENDER_KINDS, retirement_of
 
 DIGEST = "digest"
@@ -138,9 +138,9 @@ def protocol_sections(
         days = entry.days_left(now.date()) if entry else None
         kinds = []
         for kind in SENDER_KINDS:
-            of_kind = sorted((s for s in states if account_kind(s) == kind), key=lambda s: upn_of(s).casefold())
+            of_kind = sorted((s for s in states if account_kind(s) == kind), key=lambda s: s.upn.casefold())
             if of_kind:
-                shown = [(upn_of(s), owner_of(s, owners, told.get(s.user_id, ()))) for s in of_kind[:LISTED]]
+                shown = [(s.upn, owner_of(s, owners, told.get(s.user_id, ()))) for s in of_kind[:LISTED]]
                 kinds.append(KindGroup(kind, KIND_WORDS[kind], len(of_kind), shown if kind in OWNED_KINDS else []))
         words = entry.deadline_words if entry else ""
         sections.append(ProtocolSection(protocol, len(states), words, None if days is None else max(days, 0), kinds))
@@ -168,5 +168,4 @@ def compose_digest(digest: Digest, recipient: str, dashboard_hint: str) -> Outgo
 
 
 def _row(state: UserState) -> str:
-    upn = state.directory.upn if state.directory else state.evidence.upn
-    return f"{upn} — {', '.join(state.verdict.reasons)}"
+    return f"{state.upn} — {', '.join(state.verdict.reasons)}"

@@ -290,7 +290,7 @@ def _record_failure(
 
 
 def _who(state: UserState) -> str:
-    return state.directory.upn if state.directory is not None else (state.evidence.upn or state.user_id)
+    return state.upn or state.user_id
 
 
 def _mark_notified(state: UserState, when: datetime) -> UserState:

@@ -106,7 +106,7 @@ def _days_left(entry: Retirement | None, today: date) -> int | None:
 def _row(state: UserState, owner: str, days: int | None) -> dict[str, Any]:
     last = state.evidence.last_success_at
     return {
-        "upn": owner_rules.upn_of(state),
+        "upn": state.upn,
         "status": state.verdict.status,
         "kind": owner_rules.account_kind(state),
         "owner": owner,

@@ -27,13 +27,9 @@ def account_kind(state: UserState) -> SenderKind:
     return "attack" if state.verdict.status == "attack_suspected" else "person"
 
 
-def upn_of(state: UserState) -> str:
-    return (state.directory.upn if state.directory else "") or state.evidence.upn
-
-
 def owner_of(state: UserState, owners: Mapping[str, str], told: Iterable[str] = ()) -> str:
     """``owners``: casefolded UPN → owner address; ``told``: who the ledger says was mailed, oldest first."""
-    kind, upn = account_kind(state), upn_of(state)
+    kind, upn = account_kind(state), state.upn
     if kind == "attack":
         return NOBODY
     if kind not in OWNED_KINDS:

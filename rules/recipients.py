@@ -12,6 +12,7 @@ from typing import Literal
 
 from core.records import DirectoryUser, UserState
 from rules import senders
+from rules.owners import OWNED_KINDS
 
 Role = Literal["user", "owner", "manager", "unknown", "nobody"]
 
@@ -24,7 +25,7 @@ class Recipient:
 
 def needs_owner(state: UserState) -> bool:
     """A sender whose owner, not the account, must act (device, application, shared or service account)."""
-    return senders.kind_of(state.verdict) in ("device", "application", "shared")
+    return senders.kind_of(state.verdict) in OWNED_KINDS
 
 
 def recipient_for(
@@ -36,7 +37,7 @@ def recipient_for(
         return Recipient("nobody")
     if not needs_owner(state):
         return Recipient("user", state.directory)
-    upn = (state.directory.upn if state.directory else state.evidence.upn).casefold()
+    upn = state.upn.casefold()
     owner = owners.get(upn)
     if owner and owner.casefold() != upn:
         return Recipient("owner", DirectoryUser(id=f"owner:{owner}", upn=owner, display_name="", mail=owner))

@@ -21,7 +21,7 @@ from core.clock import utcnow
 from core.constants import EXCHANGE_WEB_SERVICES
 from core.findings import DeviceFinding, RetirementBaseline
 from core.ingest import Checkpoint, IngestWindow, UnreadSpan
-from core.records import DeviceRecord, UserState
+from core.records import DeviceRecord
 from core.runs import CollectFigures, GraphCost, RunRecord, StatusCounts, StepError, StepResult
 from pipeline.credentials import async_credential
 from pipeline.steps.evaluate import EvaluationSummary, evaluate_users
@@ -268,7 +268,7 @@ async def _readiness(svc: Services, stamp: datetime, token: str | None) -> tuple
     writes = int(await asyncio.to_thread(_keep_baseline, svc, baseline_of(affected, stamp), stamp))
     if svc.settings.collect_devices:
         ews_retirement = BY_CLIENT_APP[EXCHANGE_WEB_SERVICES.casefold()]
-        smtp, ews = (_upns(affected.get(finding_name(r), [])) for r in (SMTP_AUTH, ews_retirement))
+        smtp, ews = ([s.upn for s in affected.get(finding_name(r), [])] for r in (SMTP_AUTH, ews_retirement))
         target, retry = exchange_target(svc.settings), retry_policy(svc.settings)
         switches = await read_switches(target, token, smtp, ews, retry)
         writes += int(await asyncio.to_thread(svc.tenant.save_switches, switches, stamp))
@@ -280,10 +280,6 @@ def _keep_baseline(svc: Services, fresh: RetirementBaseline, stamp: datetime) ->
     """The first count of each retirement is kept once (a protocol watched later gets its own then)."""
     kept = extend_baseline(svc.tenant.load_baseline(), fresh)
     return kept is not None and svc.tenant.save_baseline(kept, stamp)
-
-
-def _upns(states: list[UserState]) -> list[str]:
-    return [s.directory.upn if s.directory else s.evidence.upn for s in states]
 
 
 async def _devices_for(

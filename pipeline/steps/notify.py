@@ -51,7 +51,7 @@ def _unowned_senders(svc: Services, states: Iterable[UserState], now: datetime) 
     return [
         s.user_id
         for s in (message.state for message in due_messages(states, policy, now) if not message.is_confirmation)
-        if needs_owner(s) and (s.directory.upn if s.directory else s.evidence.upn).casefold() not in owners
+        if needs_owner(s) and s.upn.casefold() not in owners
     ]
 
 
