@@ -93,14 +93,21 @@ class StateTables:
             owners=settings.messages.owners,
         )
 
-    def findings(self, states: list[UserState] | None = None, legacy_active: int | None = None) -> list[Finding]:
+    def findings(
+        self,
+        states: list[UserState] | None = None,
+        legacy_active: int | None = None,
+        recent: list[UserState] | None = None,
+    ) -> list[Finding]:
         """The tenant's findings as the admin reads them everywhere (dashboard, digest, CLI); given the
-        count of legacy_active users (kept by the last collect run), no user is read."""
+        count of legacy_active users (kept by the last collect run), no user is read but the few that still
+        succeed with basic auth (``recent``, when the caller has read them already)."""
         snapshot = replace(self.tenant.snapshot(), sender=self.mail_from)
         now = utcnow()
         switches = switch_findings(snapshot.switches, self.exchange_on, self.watched)
         if legacy_active is not None:  # the retirements need only the accounts that still succeed
-            recent = self.users.succeeded_since(now - timedelta(days=RECENT_DAYS))
+            if recent is None:
+                recent = self.users.succeeded_since(now - timedelta(days=RECENT_DAYS))
             retiring = retirement_findings(recent, now, self.watched, snapshot.baseline)
             return tenant_findings_counted(snapshot, legacy_active) + retiring + switches
         states = self.users.query() if states is None else states

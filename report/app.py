@@ -98,7 +98,12 @@ class AdminTables(Protocol):
         """The owner map (LAM_SENDER_OWNERS): casefolded sender UPN → owner address."""
         ...
 
-    def findings(self, states: list[UserState] | None = None, legacy_active: int | None = None) -> list[Finding]:
+    def findings(
+        self,
+        states: list[UserState] | None = None,
+        legacy_active: int | None = None,
+        recent: list[UserState] | None = None,
+    ) -> list[Finding]:
         """The tenant's findings, with what only the deployment knows (the sender domain)."""
         ...
 
@@ -251,7 +256,7 @@ def build_admin_app(
                 counts=vars(kept.statuses),
                 tracked=kept.statuses.tracked,
                 summary=kept.as_json(),
-                findings=by_urgency(repos.findings(legacy_active=kept.legacy_active)),
+                findings=by_urgency(repos.findings(legacy_active=kept.legacy_active, recent=recent)),
                 trend=trend_chart(repos.runs.recent(1000, step="collect")),
                 status_bars=bars(vars(kept.statuses), STATUS_LABELS),
                 platform_bars=bars(kept.breakdown.tracked_by_platform, PLATFORM_LABELS),
